@@ -1,0 +1,48 @@
+# The verbs a newcomer guesses. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format migrate demo worker beat bench clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## serve http://127.0.0.1:8000 with demo data (SQLite, eager tasks)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)  ## the whole suite; PostgreSQL and Redis when reachable (required with CI set)
+	$(PY) tests/run.py $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+demo: $(STAMP)
+	$(PY) manage.py seed_demo
+
+worker: $(STAMP)
+	$(VENV)/bin/celery -A cxhub worker --loglevel=INFO
+
+beat: $(STAMP)
+	$(VENV)/bin/celery -A cxhub beat --loglevel=INFO
+
+bench: $(STAMP)  ## needs PostgreSQL, Redis and wrk; see bench/README.md
+	$(PY) bench/ingest
+	$(PY) bench/dashboard
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CxhubConfig(AppConfig):
+    name = "cxhub"
+    verbose_name = "Organisation"

@@ -1,0 +1,13 @@
+from django.utils.functional import SimpleLazyObject
+
+from cxhub import roles as roles_module
+
+
+def roles(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "is_cx_admin": SimpleLazyObject(lambda: roles_module.is_cx_admin(user)),
+        "role_label": SimpleLazyObject(lambda: roles_module.role_label(user)),
+    }

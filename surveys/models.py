@@ -1,0 +1,265 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from surveys import nps
+
+
+class Touchpoint(models.Model):
+    """A moment in the customer journey where we ask the NPS question."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    owner_team = models.ForeignKey(
+        "cxhub.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
+    question = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Leave blank for the standard question: how likely are you to recommend us?",
+    )
+    nps_target = models.SmallIntegerField(
+        default=30, help_text="The NPS this touchpoint aims for (-100 to 100)."
+    )
+    followup_deadline_hours = models.PositiveIntegerField(default=48)
+    resurvey_after_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Re-survey a resolved detractor after N days (off when blank).",
+    )
+    quiet_period_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Do not invite the same person again within N days (blank: the default, 30).",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(nps_target__gte=-100) & Q(nps_target__lte=100),
+                name="touchpoint_nps_target_range",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def effective_quiet_period_days(self) -> int:
+        if self.quiet_period_days is None:
+            return settings.SURVEY_QUIET_PERIOD_DAYS
+        return self.quiet_period_days
+
+
+class PersonQuerySet(models.QuerySet):
+    def subscribed(self):
+        return self.filter(unsubscribed_at__isnull=True)
+
+
+class Person(models.Model):
+    """Someone we survey. Either email or phone identifies them."""
+
+    email = models.EmailField(max_length=254, blank=True, default="")
+    phone = models.CharField(
+        max_length=20, blank=True, default="", help_text="E.164, e.g. +33612345678"
+    )
+    name = models.CharField(max_length=200, blank=True, default="")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    locale = models.CharField(max_length=10, blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"], condition=~Q(email=""), name="person_unique_email"
+            ),
+            models.UniqueConstraint(
+                fields=["phone"], condition=~Q(phone=""), name="person_unique_phone"
+            ),
+            models.CheckConstraint(
+                condition=~Q(email="", phone=""), name="person_has_email_or_phone"
+            ),
+        ]
+        verbose_name_plural = "people"
+
+    def __str__(self):
+        return self.name or self.email or self.phone
+
+    @property
+    def first_name_and_initial(self) -> str:
+        """How praise shown to all staff names a customer: 'Marie D.' at most."""
+        parts = self.name.split()
+        if not parts:
+            return "A customer"
+        if len(parts) == 1:
+            return parts[0]
+        return f"{parts[0]} {parts[-1][0]}."
+
+
+class InvitationQuerySet(models.QuerySet):
+    def due(self, now=None):
+        now = now or timezone.now()
+        return self.filter(status=Invitation.Status.SCHEDULED, scheduled_for__lte=now)
+
+
+class Invitation(models.Model):
+    """One survey request to one person at one touchpoint, answered at most once."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        WEB = "web", "Web link"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class SkipReason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", "Person has unsubscribed"
+        QUIET_PERIOD = "quiet_period", "Invited recently (quiet period)"
+        NO_ADDRESS = "no_address", "No address for this channel"
+        INACTIVE_TOUCHPOINT = "inactive_touchpoint", "Touchpoint is not active"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="invitations")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="invitations")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    locale = models.CharField(max_length=10, blank=True, default="")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    skip_reason = models.CharField(
+        max_length=30, choices=SkipReason.choices, blank=True, default=""
+    )
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    scheduled_for = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "scheduled_for"]),
+            models.Index(fields=["person", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.touchpoint} → {self.person}"
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now() or self.status in (
+            self.Status.SKIPPED,
+            self.Status.CANCELLED,
+        )
+
+
+class ResponseQuerySet(models.QuerySet):
+    def with_related(self):
+        return self.select_related("touchpoint", "person")
+
+
+class Response(models.Model):
+    """An answer: a score 0–10 and an optional comment. One per invitation."""
+
+    class Category(models.TextChoices):
+        PROMOTER = nps.PROMOTER, "Promoter"
+        PASSIVE = nps.PASSIVE, "Passive"
+        DETRACTOR = nps.DETRACTOR, "Detractor"
+
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="responses")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
+    invitation = models.OneToOneField(
+        Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="response"
+    )
+    score = models.PositiveSmallIntegerField()
+    category = models.CharField(max_length=10, choices=Category.choices)
+    comment = models.TextField(blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=10, choices=Invitation.Channel.choices)
+    # First submission: the day a response belongs to. Answering again keeps it.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ResponseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=10), name="response_score_0_10"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(category=nps.DETRACTOR, score__lte=6)
+                    | Q(category=nps.PASSIVE, score__in=[7, 8])
+                    | Q(category=nps.PROMOTER, score__gte=9)
+                ),
+                name="response_category_matches_score",
+            ),
+        ]
+        indexes = [
+            # Drill-down by touchpoint and period; carries the score so it is index-only.
+            models.Index(fields=["touchpoint", "created_at", "score"], name="response_tp_created"),
+            models.Index(fields=["updated_at"], name="response_updated"),
+            models.Index(fields=["person", "created_at"], name="response_person_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.score} at {self.touchpoint}"
+
+
+class NpsDaily(models.Model):
+    """Counts per touchpoint and local day: what every dashboard reads.
+
+    Recomputed from responses for a (touchpoint, day), so recomputing is idempotent.
+    """
+
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="daily")
+    date = models.DateField()
+    promoters = models.PositiveIntegerField(default=0)
+    passives = models.PositiveIntegerField(default=0)
+    detractors = models.PositiveIntegerField(default=0)
+    # Responses per score, index 0 to 10: the touchpoint page's distribution.
+    score_counts = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["touchpoint", "date"], name="npsdaily_unique_day")
+        ]
+        indexes = [models.Index(fields=["date", "touchpoint"], name="npsdaily_date_tp")]
+        verbose_name = "daily NPS rollup"
+
+    def __str__(self):
+        return f"{self.touchpoint} {self.date}"
+
+    @property
+    def counts(self) -> nps.Counts:
+        return nps.Counts(self.promoters, self.passives, self.detractors)

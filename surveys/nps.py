@@ -1,0 +1,126 @@
+"""NPS arithmetic (design §5). Every number the product shows comes from here.
+
+- promoter 9–10, passive 7–8, detractor 0–6;
+- NPS = 100 × (promoters − detractors) / responses, an integer rounded half away
+  from zero; percentages to one decimal; no responses → no NPS (None), never 0;
+- 95 % margin of error = 196 × sqrt((p + d − (p − d)²) / n), p and d the shares.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+PROMOTER = "promoter"
+PASSIVE = "passive"
+DETRACTOR = "detractor"
+
+
+def category(score: int) -> str:
+    if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 10:
+        raise ValueError(f"score must be an integer from 0 to 10, got {score!r}")
+    if score >= 9:
+        return PROMOTER
+    if score >= 7:
+        return PASSIVE
+    return DETRACTOR
+
+
+def round_half_away(value: Fraction | float, places: int = 0) -> Decimal:
+    """Round half away from zero (Python's round() rounds half to even)."""
+    exp = Decimal(1).scaleb(-places)
+    if isinstance(value, Fraction):
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        exact = Decimal(value)
+    return exact.quantize(exp, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Counts:
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.promoters + other.promoters,
+            self.passives + other.passives,
+            self.detractors + other.detractors,
+        )
+
+    @classmethod
+    def from_scores(cls, scores) -> Counts:
+        p = pa = d = 0
+        for s in scores:
+            c = category(s)
+            if c == PROMOTER:
+                p += 1
+            elif c == PASSIVE:
+                pa += 1
+            else:
+                d += 1
+        return cls(p, pa, d)
+
+    @property
+    def total(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+    @property
+    def nps(self) -> int | None:
+        if not self.total:
+            return None
+        return int(round_half_away(Fraction(100 * (self.promoters - self.detractors), self.total)))
+
+    def percent(self, part: int) -> Decimal | None:
+        if not self.total:
+            return None
+        return round_half_away(Fraction(100 * part, self.total), 1)
+
+    @property
+    def promoter_percent(self) -> Decimal | None:
+        return self.percent(self.promoters)
+
+    @property
+    def passive_percent(self) -> Decimal | None:
+        return self.percent(self.passives)
+
+    @property
+    def detractor_percent(self) -> Decimal | None:
+        return self.percent(self.detractors)
+
+    @property
+    def margin_of_error(self) -> Decimal | None:
+        """95 % margin of error in NPS points, one decimal; None without responses."""
+        n = self.total
+        if not n:
+            return None
+        p = Fraction(self.promoters, n)
+        d = Fraction(self.detractors, n)
+        variance = p + d - (p - d) ** 2
+        return round_half_away(196 * math.sqrt(variance / n), 1)
+
+    def as_dict(self) -> dict:
+        def num(x):
+            return None if x is None else float(x)
+
+        return {
+            "nps": self.nps,
+            "responses": self.total,
+            "promoters": self.promoters,
+            "passives": self.passives,
+            "detractors": self.detractors,
+            "promoter_percent": num(self.promoter_percent),
+            "passive_percent": num(self.passive_percent),
+            "detractor_percent": num(self.detractor_percent),
+            "margin_of_error": num(self.margin_of_error),
+        }
+
+
+def change(current: Counts, previous: Counts) -> int | None:
+    """NPS points gained since the previous period; None if either has no NPS."""
+    if current.nps is None or previous.nps is None:
+        return None
+    return current.nps - previous.nps

@@ -1,0 +1,140 @@
+"""Reads for surveys. Dashboards read only the daily rollups (NpsDaily)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from surveys import nps
+from surveys.models import NpsDaily, Response, Touchpoint
+
+
+@dataclass
+class Period:
+    """A half-open range of local days: start inclusive, end exclusive."""
+
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def last_days(cls, days: int, today: dt.date | None = None) -> Period:
+        today = today or timezone.localdate()
+        end = today + dt.timedelta(days=1)
+        return cls(end - dt.timedelta(days=days), end)
+
+    def previous(self) -> Period:
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+@dataclass
+class TouchpointSummary:
+    touchpoint: Touchpoint
+    current: nps.Counts
+    previous: nps.Counts
+
+    @property
+    def change(self) -> int | None:
+        return nps.change(self.current, self.previous)
+
+    @property
+    def vs_target(self) -> int | None:
+        if self.current.nps is None:
+            return None
+        return self.current.nps - self.touchpoint.nps_target
+
+
+def counts_by_touchpoint(period: Period, touchpoint_ids=None) -> dict[int, nps.Counts]:
+    qs = NpsDaily.objects.filter(date__gte=period.start, date__lt=period.end)
+    if touchpoint_ids is not None:
+        qs = qs.filter(touchpoint_id__in=touchpoint_ids)
+    rows = (
+        qs.values("touchpoint_id")
+        .annotate(p=Sum("promoters"), pa=Sum("passives"), d=Sum("detractors"))
+        .order_by()
+    )
+    return {r["touchpoint_id"]: nps.Counts(r["p"], r["pa"], r["d"]) for r in rows}
+
+
+def touchpoint_summaries(*, period: Period | None = None) -> list[TouchpointSummary]:
+    """NPS per active touchpoint over `period` (default last 30 days) and the one before."""
+    period = period or Period.last_days(30)
+    touchpoints = list(Touchpoint.objects.filter(active=True).select_related("owner_team"))
+    current = counts_by_touchpoint(period)
+    previous = counts_by_touchpoint(period.previous())
+    return [
+        TouchpointSummary(tp, current.get(tp.pk, nps.Counts()), previous.get(tp.pk, nps.Counts()))
+        for tp in touchpoints
+    ]
+
+
+def total_counts(summaries: list[TouchpointSummary]) -> nps.Counts:
+    total = nps.Counts()
+    for s in summaries:
+        total = total + s.current
+    return total
+
+
+def _week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def weekly_trend(*, weeks: int = 26, touchpoint: Touchpoint | None = None, today=None) -> dict:
+    """Weekly NPS (Monday-started local weeks) for a chart: labels, overall and per touchpoint.
+
+    Weeks without responses are None, drawn as gaps rather than as an NPS of 0.
+    """
+    today = today or timezone.localdate()
+    last_week = _week_start(today)
+    first_week = last_week - dt.timedelta(weeks=weeks - 1)
+    qs = NpsDaily.objects.filter(date__gte=first_week, date__lt=last_week + dt.timedelta(days=7))
+    if touchpoint is not None:
+        qs = qs.filter(touchpoint=touchpoint)
+    per_tp: dict[int, dict[dt.date, nps.Counts]] = defaultdict(lambda: defaultdict(nps.Counts))
+    overall: dict[dt.date, nps.Counts] = defaultdict(nps.Counts)
+    for tp_id, day, p, pa, d in qs.values_list(
+        "touchpoint_id", "date", "promoters", "passives", "detractors"
+    ).iterator():
+        week = _week_start(day)
+        c = nps.Counts(p, pa, d)
+        per_tp[tp_id][week] = per_tp[tp_id][week] + c
+        overall[week] = overall[week] + c
+    labels = [first_week + dt.timedelta(weeks=i) for i in range(weeks)]
+    names = dict(Touchpoint.objects.filter(pk__in=per_tp.keys()).values_list("pk", "name"))
+    return {
+        "labels": [w.isoformat() for w in labels],
+        "overall": [overall[w].nps if w in overall else None for w in labels],
+        "responses": [overall[w].total if w in overall else 0 for w in labels],
+        "has_data": bool(overall),
+        "series": [
+            {"name": names[tp_id], "data": [weeks_[w].nps if w in weeks_ else None for w in labels]}
+            for tp_id, weeks_ in sorted(per_tp.items(), key=lambda kv: names[kv[0]])
+        ],
+    }
+
+
+def score_distribution(*, touchpoint: Touchpoint, period: Period) -> list[int]:
+    """Responses per score 0–10 in the period, from the rollups."""
+    scores = [0] * 11
+    for row in NpsDaily.objects.filter(
+        touchpoint=touchpoint, date__gte=period.start, date__lt=period.end
+    ).values_list("score_counts", flat=True):
+        for i, n in enumerate(row or []):
+            scores[i] += n
+    return scores
+
+
+def latest_comments(*, touchpoint: Touchpoint, category: str = "", limit: int = 20):
+    qs = Response.objects.filter(touchpoint=touchpoint).exclude(comment="").select_related("person")
+    if category:
+        qs = qs.filter(category=category)
+    return qs.order_by("-created_at")[:limit]
+
+
+def touchpoint_get(slug: str) -> Touchpoint:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(Touchpoint, slug=slug)

@@ -1,0 +1,571 @@
+"""Writes for surveys: people, invitations, responses, unsubscribes and rollups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import zoneinfo
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncDate
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from cxhub.celery import app as celery_app
+from cxhub.queue import enqueue_on_commit, publish
+from surveys import nps
+from surveys.hooks import response_recorded
+from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
+
+logger = logging.getLogger(__name__)
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+DEFAULT_QUESTION = "How likely are you to recommend us to a friend or colleague?"
+
+
+class SurveyError(Exception):
+    """A survey action that cannot be done; `code` says why (for the HTTP status)."""
+
+    def __init__(self, message: str, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- validation -----------------------------------------------------------------
+
+
+def clean_score(value) -> int:
+    """An integer 0–10 from user input, or ValidationError saying what is wrong."""
+    if isinstance(value, bool):
+        raise ValidationError("The score must be a whole number from 0 to 10.")
+    if isinstance(value, str):
+        value = value.strip()
+        if not re.fullmatch(r"-?\d{1,3}", value):
+            raise ValidationError("The score must be a whole number from 0 to 10.")
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= 10:
+        raise ValidationError("The score must be a whole number from 0 to 10.")
+    return value
+
+
+def clean_comment(value) -> str:
+    value = (value or "").strip()
+    limit = settings.SURVEY_COMMENT_MAX_LENGTH
+    if len(value) > limit:
+        raise ValidationError(f"The comment is too long: {len(value)} characters, at most {limit}.")
+    return value
+
+
+def clean_phone(value: str) -> str:
+    value = re.sub(r"[\s().-]", "", value or "")
+    if value and not E164.match(value):
+        raise ValidationError(f"{value!r} is not a phone number in E.164 form, e.g. +33612345678.")
+    return value
+
+
+def question_for(touchpoint: Touchpoint) -> str:
+    return touchpoint.question or translation.gettext(DEFAULT_QUESTION)
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date()
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The half-open interval [start, end) of a local day in the installation's zone."""
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return start, end
+
+
+# --- people -----------------------------------------------------------------------
+
+
+def person_upsert(
+    *,
+    email: str = "",
+    phone: str = "",
+    name: str = "",
+    external_id: str = "",
+    locale: str = "",
+    properties: dict | None = None,
+) -> Person:
+    """The person with this email (or phone), created or updated with what is given.
+
+    Blank arguments never erase stored values; properties are merged.
+    """
+    email = (email or "").strip().lower()
+    phone = clean_phone(phone)
+    if email:
+        validate_email(email)
+    if not email and not phone:
+        raise ValidationError("A person needs an email address or a phone number.")
+    with transaction.atomic():
+        lookup = {"email": email} if email else {"phone": phone}
+        person = Person.objects.select_for_update().filter(**lookup).first()
+        if person is None:
+            person, _ = Person.objects.get_or_create(
+                **lookup,
+                defaults={
+                    "phone": phone,
+                    "name": name,
+                    "external_id": external_id,
+                    "locale": locale,
+                    "properties": properties or {},
+                },
+            )
+            return person
+        for field, value in (
+            ("phone", phone),
+            ("name", name),
+            ("external_id", external_id),
+            ("locale", locale),
+        ):
+            if value:
+                setattr(person, field, value)
+        if properties:
+            person.properties = {**person.properties, **properties}
+        person.save()
+        return person
+
+
+def person_unsubscribe(*, person: Person) -> Person:
+    """Mark the person unsubscribed and cancel anything still scheduled for them."""
+    with transaction.atomic():
+        if person.unsubscribed_at is None:
+            person.unsubscribed_at = timezone.now()
+            person.save(update_fields=["unsubscribed_at", "updated_at"])
+        person.invitations.filter(
+            status__in=[Invitation.Status.SCHEDULED, Invitation.Status.FAILED]
+        ).update(status=Invitation.Status.CANCELLED, skip_reason=Invitation.SkipReason.UNSUBSCRIBED)
+    return person
+
+
+# --- invitations -------------------------------------------------------------------
+
+
+def _skip_reason(*, person: Person, touchpoint: Touchpoint, channel: str, now: dt.datetime) -> str:
+    if person.unsubscribed_at is not None:
+        return Invitation.SkipReason.UNSUBSCRIBED
+    if not touchpoint.active:
+        return Invitation.SkipReason.INACTIVE_TOUCHPOINT
+    if (channel == Invitation.Channel.EMAIL and not person.email) or (
+        channel == Invitation.Channel.SMS and not person.phone
+    ):
+        return Invitation.SkipReason.NO_ADDRESS
+    quiet_days = touchpoint.effective_quiet_period_days
+    if quiet_days and (
+        Invitation.objects.filter(person=person, created_at__gt=now - dt.timedelta(days=quiet_days))
+        .exclude(status__in=[Invitation.Status.SKIPPED, Invitation.Status.CANCELLED])
+        .exists()
+    ):
+        return Invitation.SkipReason.QUIET_PERIOD
+    return ""
+
+
+def invitation_create(
+    *,
+    person: Person,
+    touchpoint: Touchpoint,
+    channel: str = Invitation.Channel.EMAIL,
+    scheduled_for: dt.datetime | None = None,
+    locale: str = "",
+    properties: dict | None = None,
+    ignore_quiet_period: bool = False,
+) -> Invitation:
+    """Schedule a survey for a person, or store why it will not be sent.
+
+    An invitation is always stored: a skipped one carries its reason, so staff can
+    see why someone was not surveyed. A scheduled one is sent after commit (at once,
+    or by the due-invitation sweep when scheduled for later).
+    """
+    now = timezone.now()
+    scheduled_for = scheduled_for or now
+    with transaction.atomic():
+        # Serialises invitations to the same person, so two concurrent requests cannot
+        # both slip through the quiet period.
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        reason = _skip_reason(person=person, touchpoint=touchpoint, channel=channel, now=now)
+        if reason == Invitation.SkipReason.QUIET_PERIOD and ignore_quiet_period:
+            reason = ""
+        invitation = Invitation.objects.create(
+            person=person,
+            touchpoint=touchpoint,
+            channel=channel,
+            token=Invitation.new_token(),
+            locale=locale or person.locale,
+            status=Invitation.Status.SKIPPED if reason else Invitation.Status.SCHEDULED,
+            skip_reason=reason,
+            properties=properties or {},
+            created_at=now,
+            scheduled_for=scheduled_for,
+            expires_at=max(now, scheduled_for) + dt.timedelta(days=settings.SURVEY_LINK_VALID_DAYS),
+        )
+        if not reason and scheduled_for <= now:
+            from surveys import tasks
+
+            enqueue_on_commit(tasks.invitation_send, invitation.pk)
+    return invitation
+
+
+def _render_invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
+    lang = invitation.locale or settings.LANGUAGE_CODE
+    with translation.override(lang):
+        survey_url = settings.SITE_URL + reverse("surveys:respond", args=[invitation.token])
+        unsubscribe_url = settings.SITE_URL + reverse(
+            "surveys:unsubscribe", args=[invitation.token]
+        )
+        context = {
+            "invitation": invitation,
+            "question": question_for(invitation.touchpoint),
+            "scores": [(s, f"{survey_url}?score={s}") for s in range(11)],
+            "survey_url": survey_url,
+            "unsubscribe_url": unsubscribe_url,
+        }
+        subject = context["question"]
+        text = render_to_string("surveys/email/invitation.txt", context)
+        html = render_to_string("surveys/email/invitation.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[invitation.person.email],
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+MAX_SEND_ATTEMPTS = 5
+
+
+def invitation_send(*, invitation_id: int) -> Invitation | None:
+    """Send one due invitation, at most once.
+
+    The row is claimed with a conditional UPDATE (scheduled → sending), so a second
+    delivery of the same task, or the sweeper, finds nothing to do. On failure the
+    invitation goes back to scheduled (failed after 5 attempts) and the error is
+    raised, so the task retries with backoff.
+    """
+    now = timezone.now()
+    claimed = Invitation.objects.filter(
+        pk=invitation_id, status=Invitation.Status.SCHEDULED, scheduled_for__lte=now
+    ).update(status=Invitation.Status.SENDING, send_attempts=F("send_attempts") + 1)
+    if not claimed:
+        return None
+    invitation = Invitation.objects.select_related("person", "touchpoint").get(pk=invitation_id)
+    if invitation.person.unsubscribed_at is not None:
+        invitation.status = Invitation.Status.CANCELLED
+        invitation.skip_reason = Invitation.SkipReason.UNSUBSCRIBED
+        invitation.save(update_fields=["status", "skip_reason"])
+        return invitation
+    try:
+        if invitation.channel == Invitation.Channel.SMS:
+            _send_sms(invitation)
+        else:
+            _render_invitation_email(invitation).send()
+    except Exception as exc:
+        failed = invitation.send_attempts >= MAX_SEND_ATTEMPTS
+        Invitation.objects.filter(pk=invitation_id).update(
+            status=Invitation.Status.FAILED if failed else Invitation.Status.SCHEDULED,
+            last_error=f"{type(exc).__name__}: {exc}"[:1000],
+        )
+        raise
+    Invitation.objects.filter(pk=invitation_id).update(
+        status=Invitation.Status.SENT, sent_at=timezone.now(), last_error=""
+    )
+    invitation.refresh_from_db()
+    return invitation
+
+
+def _send_sms(invitation: Invitation) -> None:
+    # No SMS provider ships with CX Hub: the message is logged, like the console email.
+    url = settings.SITE_URL + reverse("surveys:respond", args=[invitation.token])
+    with translation.override(invitation.locale or settings.LANGUAGE_CODE):
+        text = f"{question_for(invitation.touchpoint)} (0-10) {url}"
+    logger.info("SMS to %s: %s", invitation.person.phone, text)
+
+
+def invitations_send_due(*, now: dt.datetime | None = None, stuck_after_minutes: int = 15) -> int:
+    """Sweeper: enqueue every due invitation, and free sends a dead worker left claimed."""
+    from surveys import tasks
+
+    now = now or timezone.now()
+    Invitation.objects.filter(
+        status=Invitation.Status.SENDING,
+        scheduled_for__lte=now - dt.timedelta(minutes=stuck_after_minutes),
+        sent_at__isnull=True,
+    ).update(status=Invitation.Status.SCHEDULED)
+    ids = list(Invitation.objects.due(now).values_list("pk", flat=True)[:5000])
+    for pk in ids:
+        publish(tasks.invitation_send, pk)
+    return len(ids)
+
+
+def invitation_get_for_token(token: str) -> Invitation:
+    """The invitation behind a survey link; SurveyError if unknown or expired."""
+    invitation = (
+        Invitation.objects.select_related("touchpoint", "person").filter(token=token).first()
+        if token
+        else None
+    )
+    if invitation is None:
+        raise SurveyError("This survey link is not valid.", code="not_found")
+    if invitation.is_expired:
+        raise SurveyError("This survey link has expired.", code="expired")
+    return invitation
+
+
+# --- responses ---------------------------------------------------------------------
+
+
+def response_record(
+    *,
+    touchpoint: Touchpoint,
+    score,
+    comment: str = "",
+    invitation: Invitation | None = None,
+    person: Person | None = None,
+    channel: str = Invitation.Channel.WEB,
+    properties: dict | None = None,
+    created_at: dt.datetime | None = None,
+) -> Response:
+    """Record a customer's answer, atomically with everything that must follow it.
+
+    - score and comment are validated first: nothing is written for bad input;
+    - one response per invitation: answering again updates it and keeps its first
+      submission time (the day it counts for);
+    - `hooks.response_recorded` is sent inside the transaction (feedback opens a
+      detractor's case there, so a detractor never exists without its case);
+    - the (touchpoint, day) rollup is recomputed after commit.
+    """
+    score = clean_score(score)
+    comment = clean_comment(comment)
+    now = timezone.now()
+    category = nps.category(score)
+    with transaction.atomic():
+        existing = None
+        if invitation is not None:
+            invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+            if invitation.is_expired:
+                raise SurveyError("This survey link has expired.", code="expired")
+            touchpoint = invitation.touchpoint
+            person = invitation.person
+            existing = Response.objects.filter(invitation=invitation).first()
+        if existing is not None:
+            previous_score = existing.score
+            existing.score = score
+            existing.category = category
+            existing.comment = comment
+            existing.updated_at = now
+            if properties:
+                existing.properties = {**existing.properties, **properties}
+            existing.save(
+                update_fields=["score", "category", "comment", "updated_at", "properties"]
+            )
+            response, created = existing, False
+        else:
+            previous_score = None
+            response = Response.objects.create(
+                touchpoint=touchpoint,
+                person=person,
+                invitation=invitation,
+                score=score,
+                category=category,
+                comment=comment,
+                channel=invitation.channel if invitation is not None else channel,
+                properties={**(invitation.properties if invitation else {}), **(properties or {})},
+                created_at=created_at or now,
+                updated_at=now,
+            )
+            created = True
+            if invitation is not None:
+                Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+        response_recorded.send(
+            sender=Response, response=response, created=created, previous_score=previous_score
+        )
+        rollup_schedule_on_commit(
+            touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)
+        )
+    return response
+
+
+# --- rollups -----------------------------------------------------------------------
+
+
+def _pending_key(touchpoint_id: int, day: dt.date) -> str:
+    return f"rollup-pending:{touchpoint_id}:{day.isoformat()}"
+
+
+def rollup_schedule_on_commit(*, touchpoint_id: int, day: dt.date) -> None:
+    """After commit, get the (touchpoint, day) rollup recomputed.
+
+    Eagerly in-process without a broker. With one, a burst of responses for the same
+    day costs one recompute: the first response of the burst sets a pending key and
+    enqueues the task with a short countdown; the task clears the key before it
+    counts, so nothing committed before the count is missed. If Redis is down the
+    request still succeeds and the hourly reconcile sweep catches up.
+    """
+
+    def schedule():
+        from surveys import tasks
+
+        if celery_app.conf.task_always_eager:
+            publish(tasks.rollup_recompute, touchpoint_id, day.isoformat())
+            return
+        key = _pending_key(touchpoint_id, day)
+        try:
+            if not cache.add(key, 1, timeout=300):
+                return
+        except Exception:
+            logger.exception(
+                "cache unreachable; rollup %s %s left to the sweeper", touchpoint_id, day
+            )
+            return
+        if not publish(
+            tasks.rollup_recompute,
+            touchpoint_id,
+            day.isoformat(),
+            countdown=settings.ROLLUP_DEBOUNCE_SECONDS,
+        ):
+            _forget_pending(key)
+
+    transaction.on_commit(schedule)
+
+
+def _forget_pending(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.warning("could not clear %s", key)
+
+
+def _empty_scores() -> list[int]:
+    return [0] * 11
+
+
+def rollup_recompute(*, touchpoint_id: int, day: dt.date) -> NpsDaily | None:
+    """Recount one (touchpoint, day) from its responses. Idempotent; safe to run twice."""
+    _forget_pending(_pending_key(touchpoint_id, day))
+    start, end = day_bounds(day)
+    rows = (
+        Response.objects.filter(
+            touchpoint_id=touchpoint_id, created_at__gte=start, created_at__lt=end
+        )
+        .values("score")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    scores = _empty_scores()
+    for row in rows:
+        scores[row["score"]] = row["n"]
+    return _rollups_write({(touchpoint_id, day): scores}, delete_empty=True).get(
+        (touchpoint_id, day)
+    )
+
+
+def _rollups_write(counts: dict[tuple[int, dt.date], list[int]], *, delete_empty: bool) -> dict:
+    now = timezone.now()
+    rows, empty = [], []
+    for (tp_id, day), scores in counts.items():
+        c = nps.Counts(sum(scores[9:]), sum(scores[7:9]), sum(scores[:7]))
+        if c.total == 0:
+            empty.append((tp_id, day))
+            continue
+        rows.append(
+            NpsDaily(
+                touchpoint_id=tp_id,
+                date=day,
+                promoters=c.promoters,
+                passives=c.passives,
+                detractors=c.detractors,
+                score_counts=scores,
+                computed_at=now,
+            )
+        )
+    with transaction.atomic():
+        if delete_empty:
+            for tp_id, day in empty:
+                NpsDaily.objects.filter(touchpoint_id=tp_id, date=day).delete()
+        NpsDaily.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["touchpoint", "date"],
+            update_fields=["promoters", "passives", "detractors", "score_counts", "computed_at"],
+        )
+    return {(r.touchpoint_id, r.date): r for r in rows}
+
+
+def rollups_recompute_range(
+    *, start: dt.date, end: dt.date, touchpoint_ids: list[int] | None = None
+) -> int:
+    """Rebuild the rollups of every day in [start, end] with one grouped scan.
+
+    Rows of days with no responses left are removed. Returns the number of rows written.
+    """
+    first, _ = day_bounds(start)
+    _, last = day_bounds(end)
+    qs = Response.objects.filter(created_at__gte=first, created_at__lt=last)
+    if touchpoint_ids is not None:
+        qs = qs.filter(touchpoint_id__in=touchpoint_ids)
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    grouped = (
+        qs.annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("touchpoint_id", "day", "score")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict[tuple[int, dt.date], list[int]] = defaultdict(_empty_scores)
+    for row in grouped.iterator():
+        counts[(row["touchpoint_id"], row["day"])][row["score"]] += row["n"]
+    with transaction.atomic():
+        stale = NpsDaily.objects.filter(date__gte=start, date__lte=end)
+        if touchpoint_ids is not None:
+            stale = stale.filter(touchpoint_id__in=touchpoint_ids)
+        gone = [
+            r.pk
+            for r in stale.only("pk", "touchpoint_id", "date")
+            if (r.touchpoint_id, r.date) not in counts
+        ]
+        NpsDaily.objects.filter(pk__in=gone).delete()
+        written = _rollups_write(counts, delete_empty=False)
+    return len(written)
+
+
+def rollups_reconcile(*, now: dt.datetime | None = None, days: int = 2) -> int:
+    """Sweeper: recount every (touchpoint, day) a recent response touched.
+
+    Covers the last `days` local days of every touchpoint, plus older days whose
+    responses were updated (answered again) within that window. Whatever a lost
+    message left undone is redone; running it twice changes nothing.
+    """
+    now = now or timezone.now()
+    today = local_day(now)
+    since = now - dt.timedelta(days=days)
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    touched = (
+        Response.objects.filter(updated_at__gte=since)
+        .filter(~Q(created_at__gte=day_bounds(today - dt.timedelta(days=days - 1))[0]))
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values_list("touchpoint_id", "day")
+        .distinct()
+    )
+    n = rollups_recompute_range(start=today - dt.timedelta(days=days - 1), end=today)
+    for tp_id, day in touched:
+        rollup_recompute(touchpoint_id=tp_id, day=day)
+        n += 1
+    return n
