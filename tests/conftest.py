@@ -1,0 +1,87 @@
+"""Named personas (design §6) shared by every test, healthchecks-style.
+
+Team A ("Support") owns the "support-call" touchpoint; team B ("Billing") owns
+"billing". Each persona is a logged-in-able user with password "pw".
+"""
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+
+from cxhub import roles
+from cxhub.models import Membership
+from tests.factories import MembershipFactory, TeamFactory, TouchpointFactory, UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def team_a(db):
+    return TeamFactory(name="Support", slug="support")
+
+
+@pytest.fixture
+def team_b(db):
+    return TeamFactory(name="Billing", slug="billing")
+
+
+@pytest.fixture
+def touchpoint(team_a):
+    return TouchpointFactory(
+        name="Support call", slug="support-call", owner_team=team_a, nps_target=30
+    )
+
+
+@pytest.fixture
+def touchpoint_b(team_b):
+    return TouchpointFactory(name="Billing", slug="billing", owner_team=team_b, nps_target=20)
+
+
+def _member(username, team, role, first, last):
+    user = UserFactory(username=username, first_name=first, last_name=last)
+    MembershipFactory(user=user, team=team, role=role)
+    return user
+
+
+@pytest.fixture
+def employee(team_a):
+    return _member("emma", team_a, Membership.Role.EMPLOYEE, "Emma", "Employee")
+
+
+@pytest.fixture
+def manager_a(team_a):
+    return _member("mia", team_a, Membership.Role.MANAGER, "Mia", "Manager")
+
+
+@pytest.fixture
+def manager_b(team_b):
+    return _member("ben", team_b, Membership.Role.MANAGER, "Ben", "Billing")
+
+
+@pytest.fixture
+def lead_a(team_a):
+    user = _member("leo", team_a, Membership.Role.LEAD, "Leo", "Lead")
+    team_a.lead = user
+    team_a.save()
+    return user
+
+
+@pytest.fixture
+def executive(db):
+    user = UserFactory(username="eve", first_name="Eve", last_name="Executive")
+    user.groups.add(Group.objects.get_or_create(name=roles.EXECUTIVES)[0])
+    return user
+
+
+@pytest.fixture
+def cx_admin(db):
+    user = UserFactory(username="ada", first_name="Ada", last_name="Admin", is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name=roles.CX_ADMINS)[0])
+    return user
+
+
+@pytest.fixture
+def customer_client(client):
+    """An anonymous customer: no account, no session."""
+    return client
