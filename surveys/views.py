@@ -187,6 +187,5 @@ def touchpoint_detail(request, slug):
             "comments": selectors.latest_comments(touchpoint=touchpoint, category=category),
             "category": category,
             "categories": Response.Category.choices,
-            "touchpoints": Touchpoint.objects.filter(active=True),
         },
     )

@@ -9,11 +9,16 @@ import os
 import pytest
 from django.contrib.auth.models import Group
 
-from cxhub import roles
+from cxhub import queue, roles
 from cxhub.models import Membership
 from tests.factories import MembershipFactory, TeamFactory, TouchpointFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broker_state():
+    queue.reset()
 
 
 @pytest.fixture

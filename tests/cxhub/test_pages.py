@@ -1,0 +1,152 @@
+"""Staff pages: login required, empty states, query counts pinned."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from surveys import services
+from tests.factories import ResponseFactory, TouchpointFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("url", ["/", "/touchpoints/support-call/"])
+def test_staff_pages_redirect_anonymous_users_to_login(client, touchpoint, url):
+    page = client.get(url)
+    assert page.status_code == 302
+    assert page["Location"].startswith("/login/?next=")
+
+
+def test_login_form_logs_in_and_lands_on_the_dashboard(client, employee):
+    page = client.post("/login/", {"username": "emma", "password": "pw"}, follow=True)
+    assert page.redirect_chain[-1][0] == "/"
+    assert b"Customer dashboard" in page.content
+
+
+def test_wrong_password_says_so(client, employee):
+    page = client.post("/login/", {"username": "emma", "password": "nope"})
+    assert page.status_code == 200
+    assert b"didn't match" in page.content
+
+
+def test_logout_is_a_post(client, employee):
+    client.force_login(employee)
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_dashboard_says_no_responses_yet_instead_of_zero(client, employee, touchpoint):
+    client.force_login(employee)
+    page = client.get("/").content.decode()
+    assert "No responses yet in the last 30 days." in page
+    assert ">0<" not in page
+
+
+def test_dashboard_without_touchpoints_explains_what_to_do(client, employee):
+    client.force_login(employee)
+    assert b"No touchpoints yet" in client.get("/").content
+
+
+def _responses(touchpoint, scores, days_ago):
+    for score in scores:
+        at = timezone.now() - dt.timedelta(days=days_ago)
+        ResponseFactory(touchpoint=touchpoint, score=score, created_at=at, updated_at=at)
+
+
+def test_dashboard_shows_nps_margin_target_and_change(client, employee, touchpoint):
+    _responses(touchpoint, [10, 10, 9, 8, 3], days_ago=2)  # NPS +40
+    _responses(touchpoint, [10, 2, 3, 8], days_ago=40)  # NPS −25
+    services.rollups_recompute_range(
+        start=timezone.localdate() - dt.timedelta(days=70), end=timezone.localdate()
+    )
+    client.force_login(employee)
+    page = client.get("/")
+    card = page.context["summaries"][0]
+    assert (card.current.nps, card.previous.nps, card.change, card.vs_target) == (40, -25, 65, 10)
+    html = page.content.decode()
+    assert "+40" in html and "+65" in html
+    assert f"± {card.current.margin_of_error}" in html
+    assert "5 responses" in html
+
+
+def test_dashboard_query_count_does_not_grow_with_touchpoints(
+    client, employee, touchpoint, django_assert_max_num_queries
+):
+    for i in range(8):
+        tp = TouchpointFactory(slug=f"tp-{i}")
+        _responses(tp, [9, 5], days_ago=i)
+    services.rollups_recompute_range(
+        start=timezone.localdate() - dt.timedelta(days=30), end=timezone.localdate()
+    )
+    client.force_login(employee)
+    with django_assert_max_num_queries(9):
+        assert client.get("/").status_code == 200
+
+
+def test_touchpoint_page_shows_distribution_and_filters_comments(client, employee, touchpoint):
+    ResponseFactory(touchpoint=touchpoint, score=10, comment="Lovely people")
+    ResponseFactory(touchpoint=touchpoint, score=1, comment="Never again")
+    services.rollups_recompute_range(start=timezone.localdate(), end=timezone.localdate())
+    client.force_login(employee)
+    page = client.get(f"/touchpoints/{touchpoint.slug}/")
+    assert page.context["distribution"] == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert b"Lovely people" in page.content and b"Never again" in page.content
+    detractors = client.get(f"/touchpoints/{touchpoint.slug}/?category=detractor")
+    assert b"Never again" in detractors.content
+    assert b"Lovely people" not in detractors.content
+    # An unknown category is ignored, not an error.
+    assert client.get(f"/touchpoints/{touchpoint.slug}/?category=<b>").status_code == 200
+
+
+def test_touchpoint_page_query_count_is_pinned(
+    client, employee, touchpoint, django_assert_max_num_queries
+):
+    for i in range(30):
+        ResponseFactory(touchpoint=touchpoint, score=i % 11, comment=f"comment {i}")
+    services.rollups_recompute_range(start=timezone.localdate(), end=timezone.localdate())
+    client.force_login(employee)
+    with django_assert_max_num_queries(11):
+        assert client.get(f"/touchpoints/{touchpoint.slug}/").status_code == 200
+
+
+def test_unknown_touchpoint_page_is_404(client, employee):
+    client.force_login(employee)
+    assert client.get("/touchpoints/nope/").status_code == 404
+
+
+def _manage(*args, **env):
+    drop = ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    full_env = {k: v for k, v in os.environ.items() if k not in drop}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_missing_secret_key_with_debug_off_is_a_clear_startup_error():
+    result = _manage("check", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY="x" * 20 + "-a-long-random-production-secret-" + "y" * 20,
+        ALLOWED_HOSTS="cx.example.com",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout

@@ -1,0 +1,120 @@
+"""A web request never fails because the broker is down: data saved, work caught up later.
+
+These tests point Celery at real, broken brokers: a closed port, and a server that
+accepts connections but never answers (the case that blocked .delay() for 45 s).
+"""
+
+import socket
+import threading
+import time
+
+import pytest
+from django.utils import timezone
+
+from cxhub import queue
+from cxhub.celery import app as celery_app
+from surveys import services
+from surveys.models import NpsDaily, Response
+
+
+@pytest.fixture
+def broker(settings):
+    """Switch Celery from eager mode to a given broker URL for one test."""
+    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+
+    def use(url):
+        celery_app.conf.task_always_eager = False
+        celery_app.conf.broker_url = url
+        celery_app._pool = None
+        queue.reset()
+
+    yield use
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+    celery_app._pool = None
+    queue.reset()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def post_survey(client, touchpoint, capture):
+    with capture(execute=True):
+        return client.post(f"/s/{touchpoint.slug}/", {"score": "4", "comment": "broker is down"})
+
+
+def test_survey_post_succeeds_with_the_broker_port_closed(
+    customer_client, touchpoint, broker, django_capture_on_commit_callbacks, caplog
+):
+    broker("redis://127.0.0.1:1/0")
+    answer = post_survey(customer_client, touchpoint, django_capture_on_commit_callbacks)
+    assert answer.status_code == 302
+    assert Response.objects.get().comment == "broker is down"
+    assert "could not enqueue surveys.tasks.rollup_recompute" in caplog.text
+    # The sweeper catches up once the work can run.
+    assert NpsDaily.objects.count() == 0
+    services.rollups_reconcile()
+    assert NpsDaily.objects.get(date=timezone.localdate()).detractors == 1
+
+
+def test_survey_post_succeeds_when_the_broker_accepts_but_never_answers(
+    customer_client, touchpoint, broker, silent_server, django_capture_on_commit_callbacks
+):
+    broker(silent_server)
+    started = time.monotonic()
+    answer = post_survey(customer_client, touchpoint, django_capture_on_commit_callbacks)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 302
+    assert Response.objects.count() == 1
+    # Not a timing test: a generous bound that only catches the 45 s+ hang.
+    assert elapsed < 30, f"the request hung on the broker for {elapsed:.0f} s"
+
+
+def test_after_one_failure_requests_skip_the_broker_for_a_while(
+    customer_client, touchpoint, broker, django_capture_on_commit_callbacks, caplog
+):
+    broker("redis://127.0.0.1:1/0")
+    for _ in range(3):
+        assert (
+            post_survey(customer_client, touchpoint, django_capture_on_commit_callbacks).status_code
+            == 302
+        )
+    assert Response.objects.count() == 3
+    assert caplog.text.count("could not enqueue") == 1
+    assert caplog.text.count("broker marked down") == 2
+
+
+def test_healthz_reports_a_broker_outage_without_failing(client, broker, db):
+    broker("redis://127.0.0.1:1/0")
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is False
+
+
+def test_healthz_is_ok_with_a_working_database(client, db):
+    page = client.get("/healthz")
+    assert page.status_code == 200
+    assert page.json()["database"]["ok"] is True

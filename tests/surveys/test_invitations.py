@@ -1,0 +1,189 @@
+"""Sending surveys: quiet period, unsubscribes, skip reasons, at-most-once sending."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from surveys import services, tasks
+from surveys.models import Invitation, Person
+
+
+@pytest.fixture
+def person(db):
+    return services.person_upsert(email="Paul.Martin@Example.net", name="Paul Martin")
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    def _send(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.invitation_create(**kwargs)
+
+    return _send
+
+
+def test_person_email_is_normalised_and_reused(person):
+    again = services.person_upsert(email="paul.martin@example.net", phone="+33 6 12 34 56 78")
+    assert again.pk == person.pk
+    assert again.phone == "+33612345678"
+    assert again.name == "Paul Martin"
+
+
+def test_person_needs_a_valid_email_or_phone(db):
+    with pytest.raises(services.ValidationError):
+        services.person_upsert(name="Nobody")
+    with pytest.raises(services.ValidationError):
+        services.person_upsert(email="not-an-email")
+    with pytest.raises(services.ValidationError):
+        services.person_upsert(phone="0612")
+    assert Person.objects.count() == 0
+
+
+def test_same_person_is_not_invited_again_within_the_quiet_period(
+    person, touchpoint, send, time_machine
+):
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    first = send(person=person, touchpoint=touchpoint)
+    time_machine.move_to("2026-10-20 09:00 +02:00")
+    second = send(person=person, touchpoint=touchpoint)
+    assert first.status == Invitation.Status.SCHEDULED
+    assert second.status == Invitation.Status.SKIPPED
+    assert second.skip_reason == Invitation.SkipReason.QUIET_PERIOD
+    assert len(mail.outbox) == 1
+    # Skipped invitations are kept, so staff can see why someone was not surveyed.
+    assert Invitation.objects.filter(person=person).count() == 2
+
+    time_machine.move_to("2026-11-01 09:00 +01:00")
+    third = send(person=person, touchpoint=touchpoint)
+    assert third.status == Invitation.Status.SCHEDULED
+    assert len(mail.outbox) == 2
+
+
+def test_quiet_period_can_be_overridden_per_touchpoint(person, touchpoint, send, time_machine):
+    touchpoint.quiet_period_days = 3
+    touchpoint.save()
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    send(person=person, touchpoint=touchpoint)
+    time_machine.move_to("2026-10-05 09:00 +02:00")
+    assert send(person=person, touchpoint=touchpoint).status == Invitation.Status.SCHEDULED
+
+
+def test_unsubscribed_people_are_never_sent_anything(person, touchpoint, send):
+    services.person_unsubscribe(person=person)
+    invitation = send(person=person, touchpoint=touchpoint)
+    assert invitation.status == Invitation.Status.SKIPPED
+    assert invitation.skip_reason == Invitation.SkipReason.UNSUBSCRIBED
+    assert mail.outbox == []
+
+
+def test_unsubscribe_link_get_asks_and_post_unsubscribes(customer_client, person, touchpoint, send):
+    invitation = send(person=person, touchpoint=touchpoint)
+    page = customer_client.get(f"/u/{invitation.token}/")
+    assert page.status_code == 200
+    person.refresh_from_db()
+    assert person.unsubscribed_at is None  # a mail scanner's GET changes nothing
+
+    assert customer_client.post(f"/u/{invitation.token}/").status_code == 200
+    person.refresh_from_db()
+    assert person.unsubscribed_at is not None
+
+
+def test_one_click_unsubscribe_post_works_without_csrf_token(person, touchpoint, send):
+    from django.test import Client
+
+    invitation = send(person=person, touchpoint=touchpoint)
+    strict = Client(enforce_csrf_checks=True)
+    assert (
+        strict.post(f"/u/{invitation.token}/", {"List-Unsubscribe": "One-Click"}).status_code == 200
+    )
+    person.refresh_from_db()
+    assert person.unsubscribed_at is not None
+
+
+def test_unsubscribing_cancels_a_scheduled_invitation(person, touchpoint, send):
+    later = send(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=1)
+    )
+    services.person_unsubscribe(person=person)
+    later.refresh_from_db()
+    assert later.status == Invitation.Status.CANCELLED
+    services.invitations_send_due(now=timezone.now() + dt.timedelta(days=2))
+    assert mail.outbox == []
+
+
+def test_an_invitation_is_sent_at_most_once_even_if_the_task_runs_twice(person, touchpoint, send):
+    invitation = send(person=person, touchpoint=touchpoint)
+    tasks.invitation_send.apply(args=[invitation.pk])
+    tasks.invitation_send.apply(args=[invitation.pk])
+    assert len(mail.outbox) == 1
+
+
+def test_scheduled_invitations_are_sent_by_the_due_sweep(person, touchpoint, send, time_machine):
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    invitation = send(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(hours=2)
+    )
+    assert mail.outbox == []
+    assert services.invitations_send_due() == 0
+    time_machine.move_to("2026-10-01 11:30 +02:00")
+    assert services.invitations_send_due() == 1
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.SENT
+    assert len(mail.outbox) == 1
+
+
+def test_a_failing_mail_server_leaves_the_invitation_to_retry(
+    person, touchpoint, settings, django_capture_on_commit_callbacks
+):
+    # A real SMTP connection to a closed port: the send fails, nothing is lost.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
+    with pytest.raises(OSError):
+        services.invitation_send(
+            invitation_id=services.invitation_create(person=person, touchpoint=touchpoint).pk
+        )
+    invitation = Invitation.objects.get()
+    assert invitation.status == Invitation.Status.SCHEDULED
+    assert invitation.send_attempts == 1
+    assert "ConnectionRefusedError" in invitation.last_error
+
+
+def test_invite_command_creates_and_explains(
+    person, touchpoint, capsys, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "invite", touchpoint.slug, "--email", "new@example.net", "--name", "New Person"
+        )
+        call_command("invite", touchpoint.slug, "--email", "new@example.net")
+    out = capsys.readouterr().out
+    assert "scheduled for New Person" in out
+    assert "Not sent: Invited recently (quiet period)." in out
+    assert len(mail.outbox) == 1
+
+
+def test_admin_creates_invitations_through_the_service(
+    cx_admin, client, person, touchpoint, django_capture_on_commit_callbacks
+):
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    client.force_login(cx_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(
+            "/admin/surveys/invitation/add/",
+            {
+                "person": person.pk,
+                "touchpoint": touchpoint.pk,
+                "channel": "email",
+                "locale": "",
+                "scheduled_for_0": timezone.localdate().isoformat(),
+                "scheduled_for_1": "00:00:00",
+            },
+        )
+    assert page.status_code == 302, page.content.decode()[:2000]
+    invitation = Invitation.objects.get()
+    assert len(invitation.token) >= 40
+    assert len(mail.outbox) == 1
