@@ -11,5 +11,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("cxhub.api_urls")),
+    path("v1/", include("surveys.delighted.urls")),
+    path("cases/", include("feedback.urls")),
+    path("champions/", include("recognition.urls")),
     path("", include("surveys.urls")),
 ]

@@ -1,0 +1,3 @@
+"""The native REST API under /api/, composed from each app's apis.py."""
+
+urlpatterns = []

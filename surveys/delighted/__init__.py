@@ -1,0 +1,1 @@
+"""Delighted-compatible v1 API (/v1/): Delighted's clients work by changing the base URL."""
