@@ -173,6 +173,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "surveys.tasks.invitations_send_due",
         "schedule": 60,
     },
+    "cases-escalate-overdue": {
+        "task": "feedback.tasks.cases_escalate_overdue",
+        "schedule": 5 * 60,
+    },
+    "cases-assign-sweep": {
+        "task": "feedback.tasks.cases_assign_sweep",
+        "schedule": 5 * 60,
+    },
 }
 
 # Surveys

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("touchpoints/<slug:slug>/", views.touchpoint_detail, name="touchpoint-detail"),
     path("api/", include("cxhub.api_urls")),
     path("v1/", include("surveys.delighted.urls")),
     path("cases/", include("feedback.urls")),

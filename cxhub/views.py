@@ -1,31 +1,72 @@
-"""Pages that compose the apps: the home dashboard and the health check."""
+"""Pages that compose the apps: the home dashboard, the touchpoint page, the health check."""
 
 import logging
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 
 from cxhub.celery import app as celery_app
-from surveys import selectors
+from feedback import selectors as feedback_selectors
+from surveys import nps
+from surveys import selectors as survey_selectors
+from surveys.models import Response, Touchpoint
 
 logger = logging.getLogger(__name__)
 
 
 @login_required
 def home(request):
-    period = selectors.Period.last_days(30)
-    summaries = selectors.touchpoint_summaries(period=period)
+    period = survey_selectors.Period.last_days(30)
+    summaries = survey_selectors.touchpoint_summaries(period=period)
     return render(
         request,
         "cxhub/home.html",
         {
             "period": period,
             "summaries": summaries,
-            "total": selectors.total_counts(summaries),
-            "trend": selectors.weekly_trend(),
+            "total": survey_selectors.total_counts(summaries),
+            "trend": survey_selectors.weekly_trend(),
+            "health": feedback_selectors.loop_health(period=period),
+            "published_actions": feedback_selectors.published_actions(),
+        },
+    )
+
+
+@login_required
+def touchpoint_detail(request, slug):
+    touchpoint = get_object_or_404(Touchpoint.objects.select_related("owner_team"), slug=slug)
+    period = survey_selectors.Period.last_days(30)
+    current = survey_selectors.counts_by_touchpoint(period, [touchpoint.pk])
+    previous = survey_selectors.counts_by_touchpoint(period.previous(), [touchpoint.pk])
+    summary = survey_selectors.TouchpointSummary(
+        touchpoint,
+        current.get(touchpoint.pk, nps.Counts()),
+        previous.get(touchpoint.pk, nps.Counts()),
+    )
+    category = request.GET.get("category", "")
+    if category not in Response.Category.values:
+        category = ""
+    distribution = survey_selectors.score_distribution(touchpoint=touchpoint, period=period)
+    return render(
+        request,
+        "cxhub/touchpoint.html",
+        {
+            "touchpoint": touchpoint,
+            "summary": summary,
+            "distribution": distribution,
+            "distribution_max": max(distribution) or 1,
+            "trend": survey_selectors.weekly_trend(touchpoint=touchpoint),
+            "comments": survey_selectors.latest_comments(touchpoint=touchpoint, category=category),
+            "category": category,
+            "categories": Response.Category.choices,
+            "health": feedback_selectors.loop_health(period=period, touchpoint_id=touchpoint.pk),
+            "pareto": feedback_selectors.root_cause_pareto(
+                period=survey_selectors.Period.last_days(90), touchpoint_id=touchpoint.pk
+            ),
+            "published_actions": feedback_selectors.published_actions(touchpoint_id=touchpoint.pk),
         },
     )
 

@@ -1,0 +1,228 @@
+"""Follow-up of detractors: cases, contact attempts, the timeline, root causes, actions.
+
+Case flow (documented in README "Detractor follow-up"):
+
+    new ──claim/assign──▶ assigned ──first attempt──▶ in progress ──▶ closed
+                                                              (resolved | unreachable)
+
+A case is opened in the transaction that records a detractor's response. If the
+customer later changes the answer to 7–10 before anyone has tried to reach them,
+the case closes itself as "no longer a detractor"; once work has started it stays
+open and the change is put on the timeline. A drop back to 0–6 reopens it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class RootCause(models.Model):
+    """A tag, managed by CX admins, naming why a customer was unhappy."""
+
+    name = models.CharField(max_length=100)
+    touchpoint = models.ForeignKey(
+        "surveys.Touchpoint",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="root_causes",
+        help_text="Blank: offered for every touchpoint.",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "touchpoint"], name="rootcause_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CaseQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status=FollowUpCase.Status.CLOSED)
+
+    def overdue(self, now=None):
+        return self.open().filter(due_at__lt=now or timezone.now())
+
+    def for_queue(self):
+        return self.select_related("response__touchpoint", "response__person", "assignee", "team")
+
+
+class FollowUpCase(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ASSIGNED = "assigned", "Assigned"
+        IN_PROGRESS = "in_progress", "In progress"
+        CLOSED = "closed", "Closed"
+
+    class Outcome(models.TextChoices):
+        RESOLVED = "resolved", "Resolved"
+        UNREACHABLE = "unreachable", "Unreachable"
+        NO_LONGER_DETRACTOR = "no_longer_detractor", "Customer changed their score"
+
+    OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
+
+    response = models.OneToOneField(
+        "surveys.Response", on_delete=models.PROTECT, related_name="case"
+    )
+    team = models.ForeignKey(
+        "cxhub.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="")
+    priority = models.PositiveSmallIntegerField(default=1, help_text="0 (low) to 3 (highest)")
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(
+        null=True, blank=True, help_text="When someone first spoke with the customer."
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    root_causes = models.ManyToManyField(RootCause, blank=True, related_name="cases")
+    resolution = models.TextField(blank=True, default="")
+    resurvey_invitation = models.ForeignKey(
+        "surveys.Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recovered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__gte=0) & Q(priority__lte=3), name="case_priority_0_3"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="closed") & ~Q(outcome="") & Q(closed_at__isnull=False))
+                | (~Q(status="closed") & Q(outcome="")),
+                name="case_closed_has_outcome",
+            ),
+        ]
+        indexes = [
+            # The team queue: open, unassigned, by deadline.
+            models.Index(fields=["team", "status", "due_at"], name="case_team_status_due"),
+            # My cases.
+            models.Index(fields=["assignee", "status", "due_at"], name="case_assignee_status_due"),
+            models.Index(fields=["status", "due_at"], name="case_status_due"),
+            models.Index(fields=["created_at"], name="case_created"),
+        ]
+
+    def __str__(self):
+        return f"Case #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.CLOSED
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at < timezone.now()
+
+
+class ContactAttempt(models.Model):
+    class Channel(models.TextChoices):
+        PHONE = "phone", "Phone"
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        VISIT = "visit", "Visit"
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", "Reached the customer"
+        VOICEMAIL = "voicemail", "Left a voicemail"
+        NO_ANSWER = "no_answer", "No answer"
+        WRONG_NUMBER = "wrong_number", "Wrong number"
+        CALL_BACK = "call_back", "Customer asked to call back"
+
+    case = models.ForeignKey(FollowUpCase, on_delete=models.CASCADE, related_name="attempts")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PHONE)
+    outcome = models.CharField(max_length=15, choices=Outcome.choices)
+    notes = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["at"]
+        indexes = [models.Index(fields=["case", "at"])]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
+class CaseEvent(models.Model):
+    """The timeline and audit trail of a case. Rows are only ever added."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        ASSIGNED = "assigned", "Assigned"
+        CLAIMED = "claimed", "Claimed"
+        ATTEMPT = "attempt", "Contact attempt"
+        NOTE = "note", "Note"
+        CLOSED = "closed", "Closed"
+        REOPENED = "reopened", "Reopened"
+        RESCORED = "rescored", "Customer changed their score"
+        ESCALATED = "escalated", "Escalated"
+        RESURVEY = "resurvey", "Re-survey scheduled"
+        RECOVERED = "recovered", "Recovered"
+
+    case = models.ForeignKey(FollowUpCase, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    message = models.TextField(blank=True, default="")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["case", "at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message}"
+
+
+class ImprovementAction(models.Model):
+    """'You said, we did': what the organisation changes because customers spoke."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    title = models.CharField(max_length=200)
+    summary = models.TextField()
+    touchpoint = models.ForeignKey(
+        "surveys.Touchpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="actions",
+    )
+    root_causes = models.ManyToManyField(RootCause, blank=True, related_name="actions")
+    owner_team = models.ForeignKey("cxhub.Team", on_delete=models.PROTECT, related_name="actions")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-published_at", "-created_at"]
+        indexes = [models.Index(fields=["published_at"])]
+
+    def __str__(self):
+        return self.title

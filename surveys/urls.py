@@ -10,5 +10,4 @@ urlpatterns = [
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("s/<slug:slug>/", views.public, name="public"),
     path("s/<slug:slug>/thanks/", views.public_thanks, name="public-thanks"),
-    path("touchpoints/<slug:slug>/", views.touchpoint_detail, name="touchpoint-detail"),
 ]

@@ -1,13 +1,12 @@
-"""Public survey pages (no account) and the staff touchpoint page."""
+"""Public survey pages: no account, mobile first, in the invitation's language."""
 
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from surveys import selectors, services
+from surveys import services
 from surveys.forms import ResponseForm
 from surveys.models import Invitation, Response, Touchpoint
 
@@ -160,32 +159,3 @@ def unsubscribe(request, token):
             services.person_unsubscribe(person=invitation.person)
             done = True
         return render(request, "surveys/unsubscribe.html", {"done": done, "token": token})
-
-
-@login_required
-def touchpoint_detail(request, slug):
-    touchpoint = get_object_or_404(Touchpoint.objects.select_related("owner_team"), slug=slug)
-    period = selectors.Period.last_days(30)
-    current = selectors.counts_by_touchpoint(period, [touchpoint.pk]).get(touchpoint.pk)
-    previous = selectors.counts_by_touchpoint(period.previous(), [touchpoint.pk]).get(touchpoint.pk)
-    summary = selectors.TouchpointSummary(
-        touchpoint, current or selectors.nps.Counts(), previous or selectors.nps.Counts()
-    )
-    category = request.GET.get("category", "")
-    if category not in Response.Category.values:
-        category = ""
-    distribution = selectors.score_distribution(touchpoint=touchpoint, period=period)
-    return render(
-        request,
-        "surveys/touchpoint_detail.html",
-        {
-            "touchpoint": touchpoint,
-            "summary": summary,
-            "distribution": distribution,
-            "distribution_max": max(distribution) or 1,
-            "trend": selectors.weekly_trend(touchpoint=touchpoint),
-            "comments": selectors.latest_comments(touchpoint=touchpoint, category=category),
-            "category": category,
-            "categories": Response.Category.choices,
-        },
-    )

@@ -1,0 +1,66 @@
+from django import forms
+
+from feedback.models import ContactAttempt, FollowUpCase, ImprovementAction, RootCause
+
+
+class ContactAttemptForm(forms.Form):
+    channel = forms.ChoiceField(choices=ContactAttempt.Channel.choices, initial="phone")
+    outcome = forms.ChoiceField(choices=ContactAttempt.Outcome.choices)
+    notes = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class CloseForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[
+            (FollowUpCase.Outcome.RESOLVED, "Resolved"),
+            (FollowUpCase.Outcome.UNREACHABLE, "Unreachable"),
+        ]
+    )
+    root_causes = forms.ModelMultipleChoiceField(
+        queryset=RootCause.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    resolution = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, root_causes=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if root_causes is not None:
+            self.fields["root_causes"].queryset = root_causes
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=None, empty_label="Choose a manager")
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = candidates
+        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class ImprovementActionForm(forms.ModelForm):
+    publish = forms.BooleanField(
+        required=False, help_text="Published actions show on every employee's dashboard."
+    )
+
+    class Meta:
+        model = ImprovementAction
+        fields = ["title", "summary", "touchpoint", "root_causes", "owner_team", "status"]
+        widgets = {
+            "summary": forms.Textarea(attrs={"rows": 4}),
+            "root_causes": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, teams=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if teams is not None:
+            self.fields["owner_team"].queryset = teams
+        self.fields["root_causes"].queryset = RootCause.objects.filter(active=True)
+        if self.instance.pk:
+            self.fields["publish"].initial = self.instance.published_at is not None

@@ -1,0 +1,261 @@
+"""Reads for the follow-up loop, and the access helpers every view and API uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
+from django.http import Http404
+from django.utils import timezone
+
+from cxhub import roles
+from cxhub.models import Membership
+from feedback.models import CaseEvent, FollowUpCase, ImprovementAction, RootCause
+from surveys.selectors import Period
+
+# --- access (design §6) -------------------------------------------------------------
+
+
+def cases_visible_to(user):
+    """Cases the user may open: all for CX admins, their teams' for managers and
+    leads, none for anyone else (employees and executives see aggregates only)."""
+    qs = FollowUpCase.objects.all()
+    if roles.is_cx_admin(user):
+        return qs
+    return qs.filter(team_id__in=roles.managed_team_ids(user))
+
+
+def case_get_for_user(user, pk) -> FollowUpCase:
+    """The case, or 404 for anything the user may not see (never 403 with data)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("No such case") from None
+    case = cases_visible_to(user).for_queue().filter(pk=pk).first()
+    if case is None:
+        raise Http404("No such case")
+    return case
+
+
+def can_work_cases(user) -> bool:
+    return roles.is_cx_admin(user) or bool(roles.managed_team_ids(user))
+
+
+def can_reassign(user, case: FollowUpCase) -> bool:
+    return roles.is_cx_admin(user) or case.team_id in roles.team_ids_with_role(
+        user, Membership.Role.LEAD
+    )
+
+
+def reassign_candidates(case: FollowUpCase):
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            memberships__team_id=case.team_id,
+            memberships__role__in=[Membership.Role.MANAGER, Membership.Role.LEAD],
+        )
+        .distinct()
+        .order_by("first_name", "username")
+    )
+
+
+# --- the queue ----------------------------------------------------------------------
+
+
+@dataclass
+class QueueCounters:
+    open: int
+    overdue: int
+    due_today: int
+    unassigned: int
+
+
+def queue_for_user(user, *, team_id: int | None = None, limit: int = 50) -> dict:
+    """My open cases (overdue first, then by deadline), my teams' unassigned cases,
+    and for leads and admins the teams' other open cases; with counters."""
+    now = timezone.now()
+    teams = cases_visible_to(user)
+    if team_id is not None:
+        teams = teams.filter(team_id=team_id)
+    open_cases = teams.open()
+    mine = list(
+        FollowUpCase.objects.open()
+        .filter(assignee=user)
+        .for_queue()
+        .annotate(overdue_first=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()))
+        .order_by("-overdue_first", "due_at")[:limit]
+    )
+    unassigned = list(
+        open_cases.filter(assignee__isnull=True).for_queue().order_by("-priority", "due_at")[:limit]
+    )
+    others = []
+    if roles.is_cx_admin(user) or roles.team_ids_with_role(user, Membership.Role.LEAD):
+        others = list(
+            open_cases.filter(assignee__isnull=False)
+            .exclude(assignee=user)
+            .for_queue()
+            .order_by("due_at")[:limit]
+        )
+    end_of_today = dt.datetime.combine(
+        timezone.localdate() + dt.timedelta(days=1),
+        dt.time.min,
+        tzinfo=timezone.get_current_timezone(),
+    )
+    counts = open_cases.aggregate(
+        open=Count("id"),
+        overdue=Count("id", filter=Q(due_at__lt=now)),
+        due_today=Count("id", filter=Q(due_at__gte=now, due_at__lt=end_of_today)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True)),
+    )
+    return {
+        "mine": mine,
+        "unassigned": unassigned,
+        "others": others,
+        "counters": QueueCounters(**counts),
+        "now": now,
+    }
+
+
+def case_timeline(case: FollowUpCase):
+    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk")
+
+
+def customer_history(case: FollowUpCase):
+    """The customer's other responses, newest first (the 'history with the company')."""
+    from surveys.models import Response
+
+    person_id = case.response.person_id
+    if person_id is None:
+        return Response.objects.none()
+    return (
+        Response.objects.filter(person_id=person_id)
+        .exclude(pk=case.response_id)
+        .select_related("touchpoint")
+        .order_by("-created_at")[:20]
+    )
+
+
+def root_causes_for(touchpoint):
+    return RootCause.objects.filter(active=True).filter(
+        Q(touchpoint__isnull=True) | Q(touchpoint=touchpoint)
+    )
+
+
+# --- the organisation's view: loop health, Pareto, actions -----------------------------
+
+
+@dataclass
+class LoopHealth:
+    cases: int
+    due_or_contacted: int
+    contacted_in_time: int
+    median_hours_to_contact: float | None
+    open: int
+    overdue: int
+    resolved: int
+    recovered: int
+
+    @property
+    def contacted_in_time_percent(self) -> float | None:
+        if not self.due_or_contacted:
+            return None
+        return round(100 * self.contacted_in_time / self.due_or_contacted, 1)
+
+    @property
+    def recovery_percent(self) -> float | None:
+        if not self.resolved:
+            return None
+        return round(100 * self.recovered / self.resolved, 1)
+
+
+def loop_health(
+    *, period: Period, touchpoint_id: int | None = None, team_id: int | None = None, now=None
+) -> LoopHealth:
+    """Closed-loop health of the cases opened in the period.
+
+    - contacted in time: cases reached (first_contact_at) by their deadline, out of
+      the cases that were either reached or are past their deadline (a case still
+      within its deadline and not yet reached counts neither way);
+    - median time to first contact, in hours, over reached cases;
+    - open and overdue: all open cases now (not only the period's);
+    - recovery: resolved cases whose customer later scored 9–10, out of resolved cases.
+    """
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(period.start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(period.end, dt.time.min, tzinfo=tz)
+    scope = FollowUpCase.objects.all()
+    if touchpoint_id is not None:
+        scope = scope.filter(response__touchpoint_id=touchpoint_id)
+    if team_id is not None:
+        scope = scope.filter(team_id=team_id)
+    in_period = scope.filter(created_at__gte=start, created_at__lt=end)
+    counts = in_period.aggregate(
+        cases=Count("id"),
+        due_or_contacted=Count("id", filter=Q(first_contact_at__isnull=False) | Q(due_at__lt=now)),
+        contacted_in_time=Count("id", filter=Q(first_contact_at__lte=F("due_at"))),
+        resolved=Count("id", filter=Q(outcome=FollowUpCase.Outcome.RESOLVED)),
+        recovered=Count(
+            "id", filter=Q(outcome=FollowUpCase.Outcome.RESOLVED, recovered_at__isnull=False)
+        ),
+    )
+    live = scope.open().aggregate(open=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)))
+    waits = [
+        (contact - created).total_seconds() / 3600
+        for created, contact in in_period.filter(first_contact_at__isnull=False).values_list(
+            "created_at", "first_contact_at"
+        )
+    ]
+    return LoopHealth(
+        median_hours_to_contact=round(statistics.median(waits), 1) if waits else None,
+        **counts,
+        **live,
+    )
+
+
+def root_cause_pareto(*, period: Period, touchpoint_id: int | None = None) -> list[dict]:
+    """Root causes by the number of detractor cases they drove, with the cumulative share."""
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(period.start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(period.end, dt.time.min, tzinfo=tz)
+    case_filter = Q(cases__created_at__gte=start, cases__created_at__lt=end)
+    if touchpoint_id is not None:
+        case_filter &= Q(cases__response__touchpoint_id=touchpoint_id)
+    rows = list(
+        RootCause.objects.annotate(n=Count("cases", filter=case_filter))
+        .filter(n__gt=0)
+        .order_by("-n", "name")
+        .values("name", "n")
+    )
+    total = sum(r["n"] for r in rows)
+    running = 0
+    for r in rows:
+        running += r["n"]
+        r["percent"] = round(100 * r["n"] / total, 1)
+        r["cumulative"] = round(100 * running / total, 1)
+    return rows
+
+
+def published_actions(*, touchpoint_id: int | None = None, limit: int = 6):
+    qs = ImprovementAction.objects.filter(published_at__isnull=False).select_related(
+        "owner_team", "touchpoint"
+    )
+    if touchpoint_id is not None:
+        qs = qs.filter(touchpoint_id=touchpoint_id)
+    return qs.order_by("-published_at")[:limit]
+
+
+def actions_for_user(user):
+    """Every action for CX admins; leads see all too, and edit their teams' ones."""
+    return ImprovementAction.objects.select_related("owner_team", "touchpoint").prefetch_related(
+        "root_causes"
+    )
+
+
+def can_edit_actions(user) -> bool:
+    return roles.is_cx_admin(user) or bool(roles.team_ids_with_role(user, Membership.Role.LEAD))

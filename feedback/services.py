@@ -1,0 +1,547 @@
+"""Writes for the follow-up loop. Each service is one transaction; emails go after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from cxhub import roles
+from cxhub.models import Membership, Team
+from cxhub.queue import enqueue_on_commit
+from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
+from surveys import nps
+from surveys.models import Invitation, Response
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+DEFAULT_DEADLINE_HOURS = 48
+
+
+class CaseError(Exception):
+    """An action the case's state does not allow; the message says why."""
+
+
+def _event(case, kind, message="", actor=None, at=None) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case, kind=kind, message=message, actor=actor, at=at or timezone.now()
+    )
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def priority_for(score: int) -> int:
+    """0–2 are the angriest customers: call them first."""
+    if score <= 2:
+        return 3
+    if score <= 4:
+        return 2
+    return 1
+
+
+# --- opening, and following the customer's answer ----------------------------------
+
+
+def case_open(*, response: Response) -> FollowUpCase:
+    """Open the follow-up case of a detractor's response. Must run inside the
+    transaction that records the response (see feedback.receivers)."""
+    touchpoint = response.touchpoint
+    hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
+    case = FollowUpCase.objects.create(
+        response=response,
+        team_id=touchpoint.owner_team_id,
+        priority=priority_for(response.score),
+        created_at=response.updated_at,
+        due_at=response.updated_at + dt.timedelta(hours=hours),
+    )
+    _event(case, CaseEvent.Kind.OPENED, f"Score {response.score} at {touchpoint.name}.")
+    from feedback import tasks
+
+    enqueue_on_commit(tasks.case_assign_auto, case.pk)
+    return case
+
+
+def case_follow_response(*, response: Response, created: bool, previous_score: int | None) -> None:
+    """Keep the case in step with a response that was just recorded or changed.
+
+    Called inside the recording transaction. Guarantees: every detractor response has
+    a case when the transaction commits; a later promoter answer from the same person
+    marks their closed cases recovered.
+    """
+    case = None if created else FollowUpCase.objects.filter(response=response).first()
+    if response.category == nps.DETRACTOR:
+        if case is None:
+            case_open(response=response)
+        elif case.outcome == FollowUpCase.Outcome.NO_LONGER_DETRACTOR:
+            _case_reopen(case, response)
+        elif previous_score is not None and previous_score != response.score:
+            _event(
+                case,
+                CaseEvent.Kind.RESCORED,
+                f"Score changed from {previous_score} to {response.score}.",
+            )
+    elif case is not None and case.is_open:
+        _case_customer_no_longer_detractor(case, response, previous_score)
+    if response.category == nps.PROMOTER and response.person_id:
+        cases_mark_recovered(person_id=response.person_id, by_response=response)
+
+
+def _case_reopen(case: FollowUpCase, response: Response) -> None:
+    case.status = FollowUpCase.Status.ASSIGNED if case.assignee_id else FollowUpCase.Status.NEW
+    case.outcome = ""
+    case.closed_at = None
+    case.priority = priority_for(response.score)
+    case.save(update_fields=["status", "outcome", "closed_at", "priority"])
+    _event(case, CaseEvent.Kind.REOPENED, f"The customer changed their score to {response.score}.")
+
+
+def _case_customer_no_longer_detractor(case, response, previous_score) -> None:
+    message = f"Score changed from {previous_score} to {response.score}."
+    untouched = case.status in (FollowUpCase.Status.NEW, FollowUpCase.Status.ASSIGNED)
+    if untouched and not case.attempts.exists():
+        case.status = FollowUpCase.Status.CLOSED
+        case.outcome = FollowUpCase.Outcome.NO_LONGER_DETRACTOR
+        case.closed_at = timezone.now()
+        case.save(update_fields=["status", "outcome", "closed_at"])
+        _event(case, CaseEvent.Kind.CLOSED, message + " Closed: no longer a detractor.")
+    else:
+        _event(case, CaseEvent.Kind.RESCORED, message + " The case stays open: work has started.")
+
+
+def cases_mark_recovered(*, person_id: int, by_response: Response) -> int:
+    """A promoter answer marks the person's earlier closed cases as recovered."""
+    cases = list(
+        FollowUpCase.objects.filter(
+            response__person_id=person_id,
+            status=FollowUpCase.Status.CLOSED,
+            recovered_at__isnull=True,
+            response__created_at__lt=by_response.created_at,
+        ).exclude(outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR)
+    )
+    now = timezone.now()
+    for case in cases:
+        case.recovered_at = now
+        case.save(update_fields=["recovered_at"])
+        _event(
+            case,
+            CaseEvent.Kind.RECOVERED,
+            f"The customer later scored {by_response.score} at {by_response.touchpoint.name}.",
+        )
+    return len(cases)
+
+
+# --- assignment -----------------------------------------------------------------------
+
+
+def team_managers(team_id: int):
+    return User.objects.filter(
+        is_active=True, memberships__team_id=team_id, memberships__role=Membership.Role.MANAGER
+    )
+
+
+def case_assign_auto(*, case_id: int) -> FollowUpCase | None:
+    """Assign an unassigned open case to the team's least-loaded manager (fewest open
+    cases; ties to the one who has waited longest for a case, then by name).
+
+    Locking the team row serialises automatic assignment within a team, so two cases
+    opened at once do not both go to the same "least loaded" manager. Safe to run twice.
+    """
+    with transaction.atomic():
+        case = (
+            FollowUpCase.objects.select_for_update()
+            .filter(pk=case_id, assignee__isnull=True, status=FollowUpCase.Status.NEW)
+            .first()
+        )
+        if case is None or case.team_id is None:
+            return None
+        Team.objects.select_for_update().filter(pk=case.team_id).first()
+        manager = (
+            team_managers(case.team_id)
+            .annotate(
+                open_cases=Count(
+                    "assigned_cases",
+                    filter=~Q(assigned_cases__status=FollowUpCase.Status.CLOSED),
+                )
+            )
+            .order_by("open_cases", "last_login", "username")
+            .first()
+        )
+        if manager is None:
+            return None
+        _assign(
+            case,
+            manager,
+            actor=None,
+            kind=CaseEvent.Kind.ASSIGNED,
+            note="Automatic: least-loaded manager.",
+        )
+    return case
+
+
+def _assign(case, user, *, actor, kind, note="") -> None:
+    case.assignee = user
+    case.assigned_at = timezone.now()
+    if case.status == FollowUpCase.Status.NEW:
+        case.status = FollowUpCase.Status.ASSIGNED
+    case.save(update_fields=["assignee", "assigned_at", "status"])
+    _event(case, kind, f"{_name(user)}. {note}".strip(), actor=actor)
+    if actor != user:
+        from feedback import tasks
+
+        enqueue_on_commit(tasks.case_notify_assignee, case.pk, user.pk)
+
+
+def case_claim(*, case_id: int, user) -> FollowUpCase:
+    """A manager takes an unassigned case from the team queue.
+
+    The row is locked with SKIP LOCKED, so two managers claiming at once never wait on
+    each other and never both win; the conditional UPDATE keeps that true on
+    databases without row locks too.
+    """
+    with transaction.atomic():
+        case = FollowUpCase.objects.select_for_update(skip_locked=True).filter(pk=case_id).first()
+        if case is None:
+            raise CaseError("Someone else is claiming this case right now.")
+        if not case.is_open:
+            raise CaseError("This case is closed.")
+        if case.assignee_id is not None:
+            raise CaseError(f"This case is already assigned to {_name(case.assignee)}.")
+        if case.team_id not in roles.managed_team_ids(user):
+            raise CaseError("Only managers of the case's team can claim it.")
+        won = FollowUpCase.objects.filter(pk=case.pk, assignee__isnull=True).update(
+            assignee=user, assigned_at=timezone.now(), status=FollowUpCase.Status.ASSIGNED
+        )
+        if not won:
+            raise CaseError("Someone else claimed this case first.")
+        case.refresh_from_db()
+        _event(case, CaseEvent.Kind.CLAIMED, f"{_name(user)} took the case.", actor=user)
+    return case
+
+
+def case_claim_next(*, user, team_id: int | None = None) -> FollowUpCase | None:
+    """Claim the most urgent unassigned case of the user's teams, skipping locked rows."""
+    teams = roles.managed_team_ids(user)
+    if team_id is not None:
+        teams &= {team_id}
+    with transaction.atomic():
+        case = (
+            FollowUpCase.objects.select_for_update(skip_locked=True)
+            .filter(team_id__in=teams, assignee__isnull=True, status=FollowUpCase.Status.NEW)
+            .order_by("-priority", "due_at")
+            .first()
+        )
+        if case is None:
+            return None
+        won = FollowUpCase.objects.filter(pk=case.pk, assignee__isnull=True).update(
+            assignee=user, assigned_at=timezone.now(), status=FollowUpCase.Status.ASSIGNED
+        )
+        if not won:
+            return None
+        case.refresh_from_db()
+        _event(case, CaseEvent.Kind.CLAIMED, f"{_name(user)} took the case.", actor=user)
+    return case
+
+
+def case_reassign(*, case: FollowUpCase, assignee, by) -> FollowUpCase:
+    """A team lead (or CX admin) gives the case to one of the team's managers."""
+    with transaction.atomic():
+        case = FollowUpCase.objects.select_for_update().get(pk=case.pk)
+        if not case.is_open:
+            raise CaseError("A closed case cannot be reassigned.")
+        if not (
+            roles.is_cx_admin(by)
+            or case.team_id in roles.team_ids_with_role(by, Membership.Role.LEAD)
+        ):
+            raise CaseError("Only the team lead or a CX admin can reassign a case.")
+        if not team_managers(case.team_id).filter(pk=assignee.pk).exists() and not (
+            case.team_id in roles.team_ids_with_role(assignee, Membership.Role.LEAD)
+        ):
+            raise CaseError(f"{_name(assignee)} is not a manager of this team.")
+        if case.assignee_id == assignee.pk:
+            raise CaseError(f"The case is already assigned to {_name(assignee)}.")
+        _assign(
+            case,
+            assignee,
+            actor=by,
+            kind=CaseEvent.Kind.ASSIGNED,
+            note=f"Reassigned by {_name(by)}.",
+        )
+    return case
+
+
+# --- working the case -----------------------------------------------------------------
+
+
+def contact_attempt_log(
+    *,
+    case: FollowUpCase,
+    by,
+    outcome: str,
+    channel: str = ContactAttempt.Channel.PHONE,
+    notes: str = "",
+) -> ContactAttempt:
+    """Log a call (or other contact) with the customer.
+
+    The first attempt moves the case to "in progress"; an unassigned case becomes the
+    caller's. The first attempt that reaches the customer sets first_contact_at,
+    which loop health measures against the deadline.
+    """
+    if outcome not in ContactAttempt.Outcome.values:
+        raise CaseError(f"Unknown outcome {outcome!r}.")
+    if channel not in ContactAttempt.Channel.values:
+        raise CaseError(f"Unknown channel {channel!r}.")
+    with transaction.atomic():
+        case = FollowUpCase.objects.select_for_update().get(pk=case.pk)
+        if not case.is_open:
+            raise CaseError("This case is closed: no more attempts can be logged.")
+        now = timezone.now()
+        attempt = ContactAttempt.objects.create(
+            case=case, by=by, at=now, channel=channel, outcome=outcome, notes=notes.strip()
+        )
+        fields = ["status"]
+        if case.assignee_id is None:
+            case.assignee, case.assigned_at = by, now
+            fields += ["assignee", "assigned_at"]
+        case.status = FollowUpCase.Status.IN_PROGRESS
+        if outcome == ContactAttempt.Outcome.REACHED and case.first_contact_at is None:
+            case.first_contact_at = now
+            fields.append("first_contact_at")
+        case.save(update_fields=fields)
+        text = f"{attempt.get_channel_display()}: {attempt.get_outcome_display()}."
+        _event(case, CaseEvent.Kind.ATTEMPT, f"{text} {attempt.notes}".strip(), actor=by, at=now)
+    return attempt
+
+
+def case_note_add(*, case: FollowUpCase, by, text: str) -> CaseEvent:
+    text = (text or "").strip()
+    if not text:
+        raise CaseError("A note cannot be empty.")
+    return _event(case, CaseEvent.Kind.NOTE, text, actor=by)
+
+
+def case_close(
+    *,
+    case: FollowUpCase,
+    by,
+    outcome: str,
+    root_causes: list[RootCause] | None = None,
+    resolution: str = "",
+) -> FollowUpCase:
+    """Close the loop.
+
+    Resolved needs at least one root cause and a resolution summary; unreachable needs
+    at least one logged attempt. A resolved case schedules the touchpoint's re-survey
+    (when it has one) after commit.
+    """
+    resolution = (resolution or "").strip()
+    root_causes = list(root_causes or [])
+    if outcome == FollowUpCase.Outcome.RESOLVED:
+        missing = [
+            what
+            for what, ok in (("a root cause", root_causes), ("a resolution summary", resolution))
+            if not ok
+        ]
+        if missing:
+            raise CaseError(f"To resolve the case, give {' and '.join(missing)}.")
+    elif outcome != FollowUpCase.Outcome.UNREACHABLE:
+        raise CaseError("Close a case as resolved or unreachable.")
+    with transaction.atomic():
+        case = (
+            FollowUpCase.objects.select_for_update()
+            .select_related("response__touchpoint")
+            .get(pk=case.pk)
+        )
+        if not case.is_open:
+            raise CaseError("This case is already closed.")
+        if outcome == FollowUpCase.Outcome.UNREACHABLE and not case.attempts.exists():
+            raise CaseError("Log at least one contact attempt before closing as unreachable.")
+        case.status = FollowUpCase.Status.CLOSED
+        case.outcome = outcome
+        case.closed_at = timezone.now()
+        case.resolution = resolution
+        case.save(update_fields=["status", "outcome", "closed_at", "resolution"])
+        if root_causes:
+            case.root_causes.set(root_causes)
+        causes = ", ".join(rc.name for rc in root_causes)
+        message = f"{case.get_outcome_display()}." + (f" Root cause: {causes}." if causes else "")
+        _event(case, CaseEvent.Kind.CLOSED, f"{message} {resolution}".strip(), actor=by)
+        if outcome == FollowUpCase.Outcome.RESOLVED:
+            _resurvey_schedule(case)
+    return case
+
+
+def _resurvey_schedule(case: FollowUpCase) -> None:
+    from surveys import services as survey_services
+
+    touchpoint = case.response.touchpoint
+    person = case.response.person
+    if not touchpoint.resurvey_after_days or person is None:
+        return
+    invitation = survey_services.invitation_create(
+        person=person,
+        touchpoint=touchpoint,
+        channel=case.response.channel
+        if case.response.channel != Invitation.Channel.WEB
+        else Invitation.Channel.EMAIL,
+        scheduled_for=timezone.now() + dt.timedelta(days=touchpoint.resurvey_after_days),
+        properties={"resurvey_of_case": case.pk},
+        ignore_quiet_period=True,
+    )
+    case.resurvey_invitation = invitation
+    case.save(update_fields=["resurvey_invitation"])
+    if invitation.skip_reason:
+        _event(
+            case,
+            CaseEvent.Kind.RESURVEY,
+            f"Not re-surveyed: {invitation.get_skip_reason_display()}.",
+        )
+    else:
+        _event(
+            case,
+            CaseEvent.Kind.RESURVEY,
+            f"Re-survey on {timezone.localdate(invitation.scheduled_for):%d %b %Y}.",
+        )
+
+
+# --- deadlines --------------------------------------------------------------------------
+
+
+def cases_escalate_overdue(*, now: dt.datetime | None = None) -> int:
+    """Escalate every open case past its deadline to its team lead, once per case.
+
+    The conditional UPDATE on escalated_at is the claim: a second run, or a second
+    beat, finds nothing to escalate.
+    """
+    from feedback import tasks
+
+    now = now or timezone.now()
+    escalated = 0
+    ids = list(
+        FollowUpCase.objects.open()
+        .filter(due_at__lt=now, escalated_at__isnull=True)
+        .values_list("pk", flat=True)[:1000]
+    )
+    for case_id in ids:
+        with transaction.atomic():
+            if not FollowUpCase.objects.filter(pk=case_id, escalated_at__isnull=True).update(
+                escalated_at=now
+            ):
+                continue
+            case = FollowUpCase.objects.select_related("team__lead").get(pk=case_id)
+            lead = case.team.lead if case.team else None
+            _event(
+                case,
+                CaseEvent.Kind.ESCALATED,
+                f"Past its deadline; escalated to {_name(lead) if lead else 'CX admins (the team has no lead)'}.",
+                at=now,
+            )
+            enqueue_on_commit(tasks.case_notify_escalation, case_id)
+            escalated += 1
+    return escalated
+
+
+# --- notifications (run by tasks, after commit) -------------------------------------------
+
+
+def _case_url(case) -> str:
+    return settings.SITE_URL + reverse("feedback:case-detail", args=[case.pk])
+
+
+def case_notify_assignee(*, case_id: int, user_id: int) -> bool:
+    case = FollowUpCase.objects.for_queue().filter(pk=case_id).first()
+    user = User.objects.filter(pk=user_id).first()
+    if case is None or user is None or not user.email or case.assignee_id != user.pk:
+        return False
+    context = {"case": case, "user": user, "url": _case_url(case)}
+    send_mail(
+        subject=f"New case for you: a {case.response.score} at {case.response.touchpoint.name}",
+        message=render_to_string("feedback/email/assigned.txt", context),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+    return True
+
+
+def case_notify_escalation(*, case_id: int) -> bool:
+    case = FollowUpCase.objects.for_queue().select_related("team__lead").filter(pk=case_id).first()
+    if case is None:
+        return False
+    lead = case.team.lead if case.team else None
+    recipients = (
+        [lead.email]
+        if lead and lead.email
+        else list(
+            User.objects.filter(groups__name=roles.CX_ADMINS, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+    if not recipients:
+        return False
+    send_mail(
+        subject=f"Overdue: case #{case.pk} ({case.response.touchpoint.name}) is past its deadline",
+        message=render_to_string(
+            "feedback/email/escalated.txt", {"case": case, "url": _case_url(case)}
+        ),
+        from_email=None,
+        recipient_list=recipients,
+    )
+    return True
+
+
+# --- root causes and improvement actions ---------------------------------------------------
+
+
+def improvement_action_save(
+    *,
+    by,
+    title: str,
+    summary: str,
+    owner_team: Team,
+    touchpoint=None,
+    root_causes: list[RootCause] | None = None,
+    status: str = ImprovementAction.Status.PLANNED,
+    publish: bool = False,
+    action: ImprovementAction | None = None,
+) -> ImprovementAction:
+    """Create or update an improvement action. CX admins, or the owner team's lead."""
+    if not (
+        roles.is_cx_admin(by) or owner_team.pk in roles.team_ids_with_role(by, Membership.Role.LEAD)
+    ):
+        raise CaseError("Only CX admins and the owner team's lead can edit its actions.")
+    with transaction.atomic():
+        action = action or ImprovementAction(created_by=by)
+        action.title, action.summary = title.strip(), summary.strip()
+        action.owner_team, action.touchpoint, action.status = owner_team, touchpoint, status
+        if publish and action.published_at is None:
+            action.published_at = timezone.now()
+        elif not publish:
+            action.published_at = None
+        action.save()
+        action.root_causes.set(root_causes or [])
+    return action
+
+
+def cases_assign_sweep(*, older_than_minutes: int = 5) -> int:
+    """Sweeper: assign new cases whose assignment message was lost."""
+    cutoff = timezone.now() - dt.timedelta(minutes=older_than_minutes)
+    ids = list(
+        FollowUpCase.objects.filter(
+            status=FollowUpCase.Status.NEW,
+            assignee__isnull=True,
+            team__isnull=False,
+            created_at__lt=cutoff,
+        ).values_list("pk", flat=True)[:1000]
+    )
+    return sum(1 for pk in ids if case_assign_auto(case_id=pk))

@@ -1,0 +1,247 @@
+"""The manager's day: the queue, the case page and its actions; improvement actions.
+
+Each view: login → access helper (404 for what the user may not see) → form →
+service → redirect (or, for htmx, the re-rendered fragment).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_POST
+
+from cxhub import roles
+from cxhub.models import Membership, Team
+from feedback import selectors, services
+from feedback.forms import (
+    CloseForm,
+    ContactAttemptForm,
+    ImprovementActionForm,
+    NoteForm,
+    ReassignForm,
+)
+from feedback.models import ImprovementAction
+
+
+def _forbidden(request, message):
+    return HttpResponseForbidden(
+        render_to_string("feedback/forbidden.html", {"message": message}, request)
+    )
+
+
+def _team_filter(request):
+    try:
+        return int(request.GET.get("team", ""))
+    except ValueError:
+        return None
+
+
+def _queue_context(request):
+    team_id = _team_filter(request)
+    context = selectors.queue_for_user(request.user, team_id=team_id)
+    visible_teams = (
+        Team.objects.all()
+        if roles.is_cx_admin(request.user)
+        else Team.objects.filter(pk__in=roles.managed_team_ids(request.user))
+    )
+    context.update({"teams": visible_teams, "team_id": team_id})
+    return context
+
+
+@login_required
+def queue(request):
+    if not selectors.can_work_cases(request.user):
+        return _forbidden(request, "The follow-up queue is for managers, team leads and CX admins.")
+    return render(request, "feedback/queue.html", _queue_context(request))
+
+
+def _after_queue_action(request, fallback):
+    """htmx: re-render the queue in place; otherwise back to where the user was."""
+    if request.htmx:
+        return render(request, "feedback/_queue.html", _queue_context(request))
+    return redirect(fallback)
+
+
+@login_required
+@require_POST
+def case_claim(request, pk):
+    case = selectors.case_get_for_user(request.user, pk)
+    try:
+        services.case_claim(case_id=case.pk, user=request.user)
+        messages.success(request, f"Case #{case.pk} is yours.")
+    except services.CaseError as error:
+        messages.error(request, str(error))
+        if not request.htmx:
+            return redirect("feedback:queue")
+        response = _after_queue_action(request, "feedback:queue")
+        response.status_code = 409
+        return response
+    return _after_queue_action(request, "feedback:queue")
+
+
+@login_required
+@require_POST
+def case_claim_next(request):
+    if not selectors.can_work_cases(request.user):
+        return _forbidden(request, "Only managers can claim cases.")
+    case = services.case_claim_next(user=request.user)
+    if case is None:
+        messages.info(request, "No unassigned cases are waiting. Well done!")
+        return _after_queue_action(request, "feedback:queue")
+    messages.success(request, f"Case #{case.pk} is yours.")
+    return redirect("feedback:case-detail", pk=case.pk)
+
+
+def _case_page(request, case, status=200, **forms):
+    root_causes = selectors.root_causes_for(case.response.touchpoint)
+    context = {
+        "case": case,
+        "response": case.response,
+        "person": case.response.person,
+        "history": selectors.customer_history(case),
+        "timeline": selectors.case_timeline(case),
+        "attempts": case.attempts.select_related("by"),
+        "attempt_form": forms.get("attempt_form") or ContactAttemptForm(),
+        "close_form": forms.get("close_form") or CloseForm(root_causes=root_causes),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "can_reassign": selectors.can_reassign(request.user, case),
+        "error": forms.get("error"),
+    }
+    if context["can_reassign"] and case.is_open:
+        context["reassign_form"] = forms.get("reassign_form") or ReassignForm(
+            candidates=selectors.reassign_candidates(case)
+        )
+    return render(request, "feedback/case_detail.html", context, status=status)
+
+
+@login_required
+def case_detail(request, pk):
+    case = selectors.case_get_for_user(request.user, pk)
+    return _case_page(request, case)
+
+
+@login_required
+@require_POST
+def case_attempt(request, pk):
+    case = selectors.case_get_for_user(request.user, pk)
+    form = ContactAttemptForm(request.POST)
+    if not form.is_valid():
+        return _case_page(
+            request, case, status=400, attempt_form=form, error="Check the contact attempt."
+        )
+    try:
+        services.contact_attempt_log(case=case, by=request.user, **form.cleaned_data)
+    except services.CaseError as error:
+        return _case_page(request, case, status=400, attempt_form=form, error=str(error))
+    messages.success(request, "Contact attempt logged.")
+    return redirect("feedback:case-detail", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_close(request, pk):
+    case = selectors.case_get_for_user(request.user, pk)
+    form = CloseForm(request.POST, root_causes=selectors.root_causes_for(case.response.touchpoint))
+    if not form.is_valid():
+        return _case_page(
+            request, case, status=400, close_form=form, error="Check the closing form."
+        )
+    try:
+        services.case_close(
+            case=case,
+            by=request.user,
+            outcome=form.cleaned_data["outcome"],
+            root_causes=list(form.cleaned_data["root_causes"]),
+            resolution=form.cleaned_data["resolution"],
+        )
+    except services.CaseError as error:
+        return _case_page(request, case, status=400, close_form=form, error=str(error))
+    messages.success(request, f"Case #{case.pk} closed. Thank you for closing the loop.")
+    return redirect("feedback:case-detail", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_note(request, pk):
+    case = selectors.case_get_for_user(request.user, pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _case_page(
+            request, case, status=400, note_form=form, error="A note cannot be empty."
+        )
+    services.case_note_add(case=case, by=request.user, text=form.cleaned_data["text"])
+    return redirect("feedback:case-detail", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_reassign(request, pk):
+    case = selectors.case_get_for_user(request.user, pk)
+    if not selectors.can_reassign(request.user, case):
+        return _forbidden(request, "Only the team lead or a CX admin can reassign a case.")
+    form = ReassignForm(request.POST, candidates=selectors.reassign_candidates(case))
+    if not form.is_valid():
+        return _case_page(
+            request, case, status=400, reassign_form=form, error="Choose a manager of the team."
+        )
+    try:
+        services.case_reassign(case=case, assignee=form.cleaned_data["assignee"], by=request.user)
+    except services.CaseError as error:
+        return _case_page(request, case, status=400, reassign_form=form, error=str(error))
+    messages.success(request, "Case reassigned.")
+    if request.htmx:
+        return _after_queue_action(request, "feedback:queue")
+    return redirect("feedback:case-detail", pk=case.pk)
+
+
+# --- improvement actions -------------------------------------------------------------
+
+
+@login_required
+def actions(request):
+    editor = selectors.can_edit_actions(request.user)
+    qs = selectors.actions_for_user(request.user)
+    if not editor:
+        qs = qs.filter(published_at__isnull=False)
+    return render(request, "feedback/actions.html", {"actions": qs, "can_edit": editor})
+
+
+def _editable_teams(user):
+    if roles.is_cx_admin(user):
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=roles.team_ids_with_role(user, Membership.Role.LEAD))
+
+
+@login_required
+def action_edit(request, pk=None):
+    if not selectors.can_edit_actions(request.user):
+        return _forbidden(request, "Improvement actions are edited by CX admins and team leads.")
+    teams = _editable_teams(request.user)
+    action = None
+    if pk is not None:
+        action = get_object_or_404(ImprovementAction, pk=pk, owner_team__in=teams)
+    form = ImprovementActionForm(request.POST or None, instance=action, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = services.improvement_action_save(
+                by=request.user,
+                action=action,
+                title=data["title"],
+                summary=data["summary"],
+                owner_team=data["owner_team"],
+                touchpoint=data["touchpoint"],
+                root_causes=list(data["root_causes"]),
+                status=data["status"],
+                publish=data["publish"],
+            )
+        except services.CaseError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Saved “{saved.title}”.")
+            return redirect("feedback:actions")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "feedback/action_form.html", {"form": form, "action": action}, status=status
+    )

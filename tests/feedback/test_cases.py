@@ -1,0 +1,130 @@
+"""Every detractor gets a case, in the same transaction, and the case follows the answer."""
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feedback.models import CaseEvent, FollowUpCase
+from surveys import services
+from surveys.hooks import response_recorded
+from surveys.models import Response
+from tests.factories import InvitationFactory, PersonFactory
+
+
+def test_a_detractor_response_opens_a_case_for_the_touchpoints_team(record, touchpoint, team_a):
+    response = record(touchpoint, 3, comment="Nobody called back")
+    case = FollowUpCase.objects.get(response=response)
+    assert case.team == team_a
+    assert case.status == FollowUpCase.Status.NEW
+    assert case.due_at == response.created_at + __import__("datetime").timedelta(hours=48)
+    assert case.priority == 2
+    assert list(case.events.values_list("kind", flat=True)) == ["opened"]
+
+
+@pytest.mark.parametrize("score", [7, 8, 9, 10])
+def test_passives_and_promoters_open_no_case(record, touchpoint, score):
+    record(touchpoint, score)
+    assert FollowUpCase.objects.count() == 0
+
+
+def test_deadline_and_priority_follow_the_touchpoint_and_score(record, touchpoint):
+    touchpoint.followup_deadline_hours = 24
+    touchpoint.save()
+    response = record(touchpoint, 0)
+    case = response.case
+    assert (case.due_at - response.created_at).total_seconds() == 24 * 3600
+    assert case.priority == 3
+
+
+def test_a_failure_inside_the_recording_transaction_leaves_neither_response_nor_case(touchpoint):
+    def explode(**kwargs):
+        raise RuntimeError("disk full")
+
+    response_recorded.connect(explode, dispatch_uid="test-explode")
+    try:
+        with pytest.raises(RuntimeError):
+            services.response_record(touchpoint=touchpoint, score=2, comment="angry")
+    finally:
+        response_recorded.disconnect(dispatch_uid="test-explode")
+    assert Response.objects.count() == 0
+    assert FollowUpCase.objects.count() == 0
+
+
+def test_the_case_is_written_in_the_same_transaction_as_the_response(touchpoint):
+    with transaction.atomic():
+        response = services.response_record(touchpoint=touchpoint, score=1)
+        # Visible before commit, inside the very transaction that wrote the response.
+        assert FollowUpCase.objects.filter(response=response).exists()
+        transaction.set_rollback(True)
+    assert FollowUpCase.objects.count() == 0
+
+
+@pytest.fixture
+def invitation(touchpoint):
+    return InvitationFactory(touchpoint=touchpoint, person=PersonFactory())
+
+
+def test_a_response_changed_from_8_to_3_opens_a_case(record, touchpoint, invitation):
+    record(touchpoint, 8, invitation=invitation)
+    assert FollowUpCase.objects.count() == 0
+    response = record(touchpoint, 3, invitation=invitation)
+    assert response.case.is_open
+
+
+def test_a_response_changed_from_3_to_9_before_any_call_closes_its_case(
+    record, touchpoint, invitation
+):
+    record(touchpoint, 3, invitation=invitation)
+    response = record(touchpoint, 9, invitation=invitation)
+    case = FollowUpCase.objects.get(response=response)
+    assert case.status == FollowUpCase.Status.CLOSED
+    assert case.outcome == FollowUpCase.Outcome.NO_LONGER_DETRACTOR
+    assert "Score changed from 3 to 9" in case.events.get(kind=CaseEvent.Kind.CLOSED).message
+
+
+def test_a_response_changed_from_3_to_9_after_a_call_keeps_the_case_open(
+    record, touchpoint, invitation, manager_a
+):
+    from feedback import services as feedback_services
+
+    response = record(touchpoint, 3, invitation=invitation)
+    feedback_services.contact_attempt_log(case=response.case, by=manager_a, outcome="voicemail")
+    record(touchpoint, 9, invitation=invitation)
+    case = FollowUpCase.objects.get(response=response)
+    assert case.status == FollowUpCase.Status.IN_PROGRESS
+    assert case.events.filter(kind=CaseEvent.Kind.RESCORED).exists()
+
+
+def test_a_closed_no_longer_detractor_case_reopens_when_the_score_drops_again(
+    record, touchpoint, invitation
+):
+    record(touchpoint, 3, invitation=invitation)
+    record(touchpoint, 9, invitation=invitation)
+    response = record(touchpoint, 2, invitation=invitation)
+    case = FollowUpCase.objects.get(response=response)
+    assert case.is_open
+    assert case.outcome == ""
+    assert FollowUpCase.objects.count() == 1
+    assert case.events.filter(kind=CaseEvent.Kind.REOPENED).exists()
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answers=st.lists(st.lists(st.integers(0, 10), min_size=1, max_size=5), min_size=1, max_size=6)
+)
+def test_no_detractor_ever_exists_without_its_case(touchpoint, answers):
+    """Whatever the customers answer and however often they change their minds."""
+    for scores in answers:
+        invitation = InvitationFactory(touchpoint=touchpoint, person=PersonFactory())
+        for score in scores:
+            services.response_record(touchpoint=touchpoint, score=score, invitation=invitation)
+    assert not Response.objects.filter(category="detractor", case__isnull=True).exists()
+    assert not FollowUpCase.objects.filter(
+        response__category="detractor",
+        status=FollowUpCase.Status.CLOSED,
+        outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR,
+    ).exists()
