@@ -264,9 +264,9 @@ def case_reassign(*, case: FollowUpCase, assignee, by) -> FollowUpCase:
             or case.team_id in roles.team_ids_with_role(by, Membership.Role.LEAD)
         ):
             raise CaseError("Only the team lead or a CX admin can reassign a case.")
-        if not team_managers(case.team_id).filter(pk=assignee.pk).exists() and not (
-            case.team_id in roles.team_ids_with_role(assignee, Membership.Role.LEAD)
-        ):
+        if not team_managers(case.team_id).filter(
+            pk=assignee.pk
+        ).exists() and case.team_id not in roles.team_ids_with_role(assignee, Membership.Role.LEAD):
             raise CaseError(f"{_name(assignee)} is not a manager of this team.")
         if case.assignee_id == assignee.pk:
             raise CaseError(f"The case is already assigned to {_name(assignee)}.")

@@ -4,7 +4,6 @@ import datetime as dt
 import threading
 
 import pytest
-from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
