@@ -24,13 +24,20 @@ def is_executive(user) -> bool:
     return EXECUTIVES in _group_names(user)
 
 
+def _memberships(user) -> list[tuple[int, str]]:
+    """(team_id, role) pairs, read once per user object (that is, once per request)."""
+    cached = getattr(user, "_cxhub_memberships", None)
+    if cached is None:
+        cached = list(Membership.objects.filter(user=user).values_list("team_id", "role"))
+        user._cxhub_memberships = cached
+    return cached
+
+
 def team_ids_with_role(user, *roles: str) -> set[int]:
     """Teams in which the user holds one of the given roles."""
     if not user.is_authenticated:
         return set()
-    return set(
-        Membership.objects.filter(user=user, role__in=roles).values_list("team_id", flat=True)
-    )
+    return {team_id for team_id, role in _memberships(user) if role in roles}
 
 
 def managed_team_ids(user) -> set[int]:
@@ -43,7 +50,7 @@ def role_label(user) -> str:
         return "CX admin"
     if is_executive(user):
         return "Executive"
-    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    roles = {role for _, role in _memberships(user)}
     for role in (Membership.Role.LEAD, Membership.Role.MANAGER):
         if role in roles:
             return role.label

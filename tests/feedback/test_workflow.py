@@ -24,12 +24,9 @@ def test_automatic_assignment_goes_to_the_least_loaded_manager(
     record, touchpoint, team_a, mailoutbox
 ):
     busy, free = _manager(team_a, "busy"), _manager(team_a, "free")
-    # Give "busy" two open cases by hand, then let automatic assignment place new ones.
-    for _ in range(2):
-        case = (
-            FollowUpCase.objects.filter(assignee__isnull=True).first() or record(touchpoint, 1).case
-        )
-        FollowUpCase.objects.filter(pk=case.pk).update(assignee=busy, status="assigned")
+    # Two open cases end up with "busy", whoever the automatic assignment chose.
+    record(touchpoint, 1)
+    record(touchpoint, 1)
     FollowUpCase.objects.update(assignee=busy, status="assigned")
     new = record(touchpoint, 2).case
     new.refresh_from_db()

@@ -1,0 +1,259 @@
+"""The queue, the case page and improvement actions through HTTP, with the permission matrix."""
+
+import pytest
+from django.core import mail
+
+from feedback.models import FollowUpCase, ImprovementAction
+
+
+@pytest.fixture
+def case(record, touchpoint):
+    response = record(touchpoint, 2, email="claire@example.net", comment="Still no internet")
+    person = response.person
+    person.phone = "+33612345678"
+    person.save()
+    case = response.case
+    case.refresh_from_db()
+    return case
+
+
+# --- the permission matrix (design §6) --------------------------------------------------
+
+CASE_URLS = ["/cases/{pk}/"]
+
+
+@pytest.mark.parametrize("persona", ["manager_a", "lead_a", "cx_admin"])
+def test_the_teams_managers_its_lead_and_cx_admins_see_the_case_and_contact_details(
+    request, client, case, persona
+):
+    client.force_login(request.getfixturevalue(persona))
+    page = client.get(f"/cases/{case.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'href="tel:+33612345678"' in html
+    assert "claire@example.net" in html
+    assert "Still no internet" in html
+
+
+@pytest.mark.parametrize("persona", ["employee", "executive", "manager_b"])
+def test_everyone_else_gets_404_and_no_data(request, client, case, persona):
+    client.force_login(request.getfixturevalue(persona))
+    for url in (
+        f"/cases/{case.pk}/",
+        f"/cases/{case.pk}/claim/",
+        f"/cases/{case.pk}/attempts/",
+        f"/cases/{case.pk}/close/",
+        f"/cases/{case.pk}/notes/",
+        f"/cases/{case.pk}/assign/",
+    ):
+        page = client.post(url, {"outcome": "reached"}) if url.count("/") > 3 else client.get(url)
+        assert page.status_code == 404, url
+        assert b"claire@example.net" not in page.content
+        assert b"+33612345678" not in page.content
+    case.refresh_from_db()
+    assert case.attempts.count() == 0
+
+
+@pytest.mark.parametrize("persona", ["employee", "executive"])
+def test_employees_and_executives_have_no_queue(request, client, case, persona):
+    client.force_login(request.getfixturevalue(persona))
+    page = client.get("/cases/")
+    assert page.status_code == 403
+    assert b"Still no internet" not in page.content
+    assert b">Cases<" not in client.get("/").content
+
+
+def test_anonymous_users_are_sent_to_login(client, case):
+    for url in ("/cases/", f"/cases/{case.pk}/", "/cases/actions/"):
+        assert client.get(url)["Location"].startswith("/login/")
+
+
+def test_a_manager_of_another_team_sees_none_of_team_as_cases_in_the_queue(client, case, manager_b):
+    client.force_login(manager_b)
+    page = client.get("/cases/")
+    assert page.status_code == 200
+    assert b"Still no internet" not in page.content
+    assert page.context["counters"].open == 0
+
+
+def test_non_numeric_case_id_is_404(client, manager_a, db):
+    client.force_login(manager_a)
+    assert client.get("/cases/abc/").status_code == 404
+
+
+# --- the manager's day ---------------------------------------------------------------------
+
+
+def test_queue_lists_my_cases_overdue_first_and_counts(
+    client, record, touchpoint, manager_a, time_machine
+):
+    time_machine.move_to("2026-11-10 09:00 +01:00")
+    old = record(touchpoint, 3).case
+    time_machine.move_to("2026-11-12 08:00 +01:00")
+    new = record(touchpoint, 4).case
+    FollowUpCase.objects.update(assignee=manager_a, status="assigned")
+    time_machine.move_to("2026-11-12 10:00 +01:00")
+    client.force_login(manager_a)
+    page = client.get("/cases/")
+    assert [c.pk for c in page.context["mine"]] == [old.pk, new.pk]
+    counters = page.context["counters"]
+    assert (counters.open, counters.overdue, counters.unassigned) == (2, 1, 0)
+    assert b"overdue" in page.content
+
+
+def test_claiming_in_place_with_htmx_returns_the_updated_queue(client, case, manager_a):
+    FollowUpCase.objects.filter(pk=case.pk).update(assignee=None, status="new")
+    client.force_login(manager_a)
+    before = client.get("/cases/").context["counters"]
+    assert before.unassigned == 1
+    page = client.post(f"/cases/{case.pk}/claim/", HTTP_HX_REQUEST="true")
+    assert page.status_code == 200
+    assert b'data-counter="unassigned">0<' in page.content
+    assert b"<html" not in page.content  # a fragment, swapped into #queue
+    case.refresh_from_db()
+    assert case.assignee == manager_a
+
+
+def test_claiming_a_case_already_assigned_says_so_and_changes_nothing(
+    client, case, manager_a, lead_a
+):
+    FollowUpCase.objects.filter(pk=case.pk).update(assignee=lead_a, status="assigned")
+    client.force_login(manager_a)
+    page = client.post(f"/cases/{case.pk}/claim/", HTTP_HX_REQUEST="true")
+    assert page.status_code == 409
+    assert b"already assigned to Leo Lead" in page.content
+    case.refresh_from_db()
+    assert case.assignee == lead_a
+
+
+def test_a_manager_logs_a_call_and_resolves_with_a_root_cause(client, case, manager_a, root_cause):
+    client.force_login(manager_a)
+    page = client.post(
+        f"/cases/{case.pk}/attempts/",
+        {"channel": "phone", "outcome": "reached", "notes": "Offered a technician visit"},
+    )
+    assert page.status_code == 302
+    refused = client.post(f"/cases/{case.pk}/close/", {"outcome": "resolved", "resolution": ""})
+    assert refused.status_code == 400
+    assert b"give a root cause and a resolution summary" in refused.content
+    case.refresh_from_db()
+    assert case.is_open
+    done = client.post(
+        f"/cases/{case.pk}/close/",
+        {
+            "outcome": "resolved",
+            "root_causes": [root_cause.pk],
+            "resolution": "Technician fixed the line",
+        },
+    )
+    assert done.status_code == 302
+    case.refresh_from_db()
+    assert (case.status, case.outcome, case.first_contact_at is not None) == (
+        "closed",
+        "resolved",
+        True,
+    )
+    timeline = client.get(f"/cases/{case.pk}/").content.decode()
+    for text in (
+        "Opened",
+        "Contact attempt",
+        "Offered a technician visit",
+        "Closed",
+        "Long wait on the phone",
+    ):
+        assert text in timeline
+
+
+def test_bad_attempt_input_is_a_400_and_writes_nothing(client, case, manager_a):
+    client.force_login(manager_a)
+    page = client.post(f"/cases/{case.pk}/attempts/", {"channel": "pigeon", "outcome": "reached"})
+    assert page.status_code == 400
+    assert case.attempts.count() == 0
+
+
+def test_notes_are_escaped_on_the_timeline(client, case, manager_a):
+    client.force_login(manager_a)
+    client.post(f"/cases/{case.pk}/notes/", {"text": "<img src=x onerror=alert(1)>"})
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_a_lead_reassigns_from_the_case_page(client, case, lead_a, manager_a, team_a, mailoutbox):
+    from tests.factories import MembershipFactory, UserFactory
+
+    other = UserFactory(username="otto", email="otto@staff.example.com")
+    MembershipFactory(user=other, team=team_a, role="manager")
+    client.force_login(lead_a)
+    page = client.post(f"/cases/{case.pk}/assign/", {"assignee": other.pk})
+    assert page.status_code == 302
+    case.refresh_from_db()
+    assert case.assignee == other
+
+
+def test_a_manager_cannot_reassign(client, case, manager_a, lead_a):
+    client.force_login(manager_a)
+    assert client.post(f"/cases/{case.pk}/assign/", {"assignee": lead_a.pk}).status_code == 403
+
+
+def test_queue_query_count_is_pinned(
+    client, record, touchpoint, manager_a, lead_a, django_assert_max_num_queries
+):
+    for score in range(7):
+        record(touchpoint, score)
+    client.force_login(lead_a)
+    with django_assert_max_num_queries(12):
+        assert client.get("/cases/").status_code == 200
+    for score in range(7):
+        record(touchpoint, score)
+    with django_assert_max_num_queries(12):
+        assert client.get("/cases/").status_code == 200
+
+
+# --- improvement actions ------------------------------------------------------------------
+
+
+def test_a_lead_publishes_an_action_every_employee_sees_on_the_dashboard(
+    client, lead_a, employee, team_a, touchpoint, root_cause
+):
+    client.force_login(lead_a)
+    page = client.post(
+        "/cases/actions/new/",
+        {
+            "title": "Call-back within 2 hours",
+            "summary": "Customers told us they waited too long.",
+            "touchpoint": touchpoint.pk,
+            "root_causes": [root_cause.pk],
+            "owner_team": team_a.pk,
+            "status": "in_progress",
+            "publish": "on",
+        },
+    )
+    assert page.status_code == 302
+    assert ImprovementAction.objects.get().published_at is not None
+    client.force_login(employee)
+    assert b"Call-back within 2 hours" in client.get("/").content
+    assert b"Call-back within 2 hours" in client.get("/cases/actions/").content
+
+
+def test_drafts_are_hidden_from_employees(client, lead_a, employee, team_a):
+    ImprovementAction.objects.create(title="Secret draft", summary="x", owner_team=team_a)
+    client.force_login(employee)
+    assert b"Secret draft" not in client.get("/cases/actions/").content
+    assert client.get("/cases/actions/new/").status_code == 403
+
+
+def test_a_lead_cannot_create_actions_for_another_team(client, lead_a, team_b):
+    client.force_login(lead_a)
+    page = client.post(
+        "/cases/actions/new/",
+        {"title": "x", "summary": "y", "owner_team": team_b.pk, "status": "planned"},
+    )
+    assert page.status_code == 400
+    assert ImprovementAction.objects.count() == 0
+
+
+def test_assignment_email_is_sent_once(record, touchpoint, manager_a):
+    mail.outbox.clear()
+    record(touchpoint, 3)
+    assert len([m for m in mail.outbox if "waiting for your call" in m.body]) == 1
