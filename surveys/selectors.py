@@ -104,7 +104,10 @@ def weekly_trend(*, weeks: int = 26, touchpoint: Touchpoint | None = None, today
         overall[week] = overall[week] + c
     labels = [first_week + dt.timedelta(weeks=i) for i in range(weeks)]
     names = dict(Touchpoint.objects.filter(pk__in=per_tp.keys()).values_list("pk", "name"))
+    if touchpoint is not None:
+        per_tp = {}  # the overall line is the touchpoint's own
     return {
+        "label": touchpoint.name if touchpoint is not None else "All touchpoints",
         "labels": [w.isoformat() for w in labels],
         "overall": [overall[w].nps if w in overall else None for w in labels],
         "responses": [overall[w].total if w in overall else 0 for w in labels],

@@ -22,16 +22,20 @@ def broker(settings):
     """Switch Celery from eager mode to a given broker URL for one test."""
     saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
 
+    def forget_connections():
+        # Celery caches its connection and producer pools for the configured URL.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        queue.reset()
+
     def use(url):
         celery_app.conf.task_always_eager = False
         celery_app.conf.broker_url = url
-        celery_app._pool = None
-        queue.reset()
+        forget_connections()
 
     yield use
     celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    celery_app._pool = None
-    queue.reset()
+    forget_connections()
 
 
 @pytest.fixture

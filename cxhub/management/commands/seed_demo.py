@@ -306,7 +306,8 @@ class Command(BaseCommand):
                     member = rng.choice(staff)
                     comment = comment.format(staff=member.get_full_name())
             person = None
-            if rng.random() < 0.6:
+            # Detractors are known customers here, so every demo case has someone to call.
+            if category == "detractor" or rng.random() < 0.5:
                 first, last = rng.choice(FIRST), rng.choice(LAST)
                 person = Person(
                     email=f"{first}.{last}{i}@example.net".lower(),

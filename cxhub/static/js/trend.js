@@ -6,7 +6,7 @@
   var data = JSON.parse(source.textContent);
   var palette = ["#2454d6", "#1a8f4c", "#c8362d", "#b98900", "#7b3fb8", "#0f8a9d", "#d2691e", "#556"];
   var datasets = [{
-    label: "All touchpoints", data: data.overall, borderColor: "#1d2433", borderWidth: 3,
+    label: data.label || "All touchpoints", data: data.overall, borderColor: "#1d2433", borderWidth: 3,
     backgroundColor: "#1d2433", tension: 0.25, spanGaps: false
   }];
   (data.series || []).forEach(function (s, i) {
