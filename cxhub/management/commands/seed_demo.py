@@ -238,7 +238,7 @@ class Command(BaseCommand):
                     Team.objects.filter(pk=teams[team].pk, lead__isnull=True).update(lead=user)
         names = iter([(f, last) for last in LAST for f in FIRST])
         staff_users = []
-        for team_name, team in teams.items():
+        for team in teams.values():
             wanted = [("lead", 1), ("manager", 2), ("employee", 4)]
             for role, count in wanted:
                 existing = list(User.objects.filter(memberships__team=team, memberships__role=role))
