@@ -19,6 +19,8 @@ from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cxhub.celery import app as celery_app
 from cxhub.queue import enqueue_on_commit, publish
@@ -29,7 +31,7 @@ from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
 logger = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-DEFAULT_QUESTION = "How likely are you to recommend us to a friend or colleague?"
+DEFAULT_QUESTION = gettext_noop("How likely are you to recommend us to a friend or colleague?")
 
 
 class SurveyError(Exception):
@@ -323,9 +325,9 @@ def invitation_get_for_token(token: str) -> Invitation:
         else None
     )
     if invitation is None:
-        raise SurveyError("This survey link is not valid.", code="not_found")
+        raise SurveyError(_("This survey link is not valid."), code="not_found")
     if invitation.is_expired:
-        raise SurveyError("This survey link has expired.", code="expired")
+        raise SurveyError(_("This survey link has expired."), code="expired")
     return invitation
 
 
@@ -361,7 +363,7 @@ def response_record(
         if invitation is not None:
             invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
             if invitation.is_expired:
-                raise SurveyError("This survey link has expired.", code="expired")
+                raise SurveyError(_("This survey link has expired."), code="expired")
             touchpoint = invitation.touchpoint
             person = invitation.person
             existing = Response.objects.filter(invitation=invitation).first()

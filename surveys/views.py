@@ -3,6 +3,7 @@
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -152,7 +153,9 @@ def public_thanks(request, slug):
 def unsubscribe(request, token):
     invitation = Invitation.objects.select_related("person").filter(token=token).first()
     if invitation is None:
-        return _survey_error(request, services.SurveyError("This link is not valid.", "not_found"))
+        return _survey_error(
+            request, services.SurveyError(_("This link is not valid."), "not_found")
+        )
     with translation.override(invitation.locale or request.LANGUAGE_CODE):
         done = invitation.person.unsubscribed_at is not None
         if request.method == "POST":

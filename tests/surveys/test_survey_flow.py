@@ -144,7 +144,7 @@ def test_survey_page_is_in_the_invitation_locale(
     person = services.person_upsert(email="jean@example.fr", name="Jean Martin", locale="fr")
     with django_capture_on_commit_callbacks(execute=True):
         invitation = services.invitation_create(person=person, touchpoint=touchpoint)
-    assert "recommander" in mail.outbox[0].subject
+    assert "recommandiez" in mail.outbox[0].subject
     page = customer_client.get(f"/r/{invitation.token}/?score=8")
     assert b'lang="fr"' in page.content
     assert "Envoyer" in page.content.decode()
