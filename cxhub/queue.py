@@ -37,10 +37,46 @@ def publish(task, *args, countdown: int | None = None, **kwargs) -> bool:
 
 
 def reset() -> None:
-    """Forget a past broker failure (tests, and after a configuration change)."""
+    """Forget past broker failures and debounces (tests, and after a configuration change)."""
     global _skip_until
     _skip_until = 0.0
+    _last_published.clear()
 
 
 def enqueue_on_commit(task, *args, countdown: int | None = None, **kwargs) -> None:
     transaction.on_commit(lambda: publish(task, *args, countdown=countdown, **kwargs))
+
+
+# Clock skew between web and worker hosts that the debounce tolerates.
+DEBOUNCE_SAFETY = 0.5
+_last_published: dict[tuple, float] = {}
+
+
+def publish_debounced(task, *args, window: float) -> bool:
+    """Publish `task(*args)` to run `window` seconds from now, at most once per window
+    per process.
+
+    For idempotent tasks that read the current state of the database (recount a
+    rollup, assign a team's waiting cases): a call skipped here is covered by the task
+    already scheduled, which runs after this caller's commit and so sees its rows. A
+    burst of a thousand responses costs a handful of tasks, and no broker round trip
+    per request. Eager mode (no broker) runs the task at once.
+    """
+    if task.app.conf.task_always_eager:
+        return publish(task, *args)
+    key = (task.name, *args)
+    now = time.monotonic()
+    last = _last_published.get(key)
+    if last is not None and now - last < window - DEBOUNCE_SAFETY:
+        return True
+    if len(_last_published) > 10_000:
+        _last_published.clear()
+    _last_published[key] = now
+    if not publish(task, *args, countdown=window):
+        _last_published.pop(key, None)
+        return False
+    return True
+
+
+def enqueue_debounced_on_commit(task, *args, window: float) -> None:
+    transaction.on_commit(lambda: publish_debounced(task, *args, window=window))

@@ -99,12 +99,7 @@ def seed_cases(*, rng: random.Random, now: dt.datetime | None = None) -> int:
         )
         team_managers = managers.get(tp.owner_team_id) or []
         age = now - response.created_at
-        plan = {
-            "attempts": [],
-            "events": [
-                ("opened", None, response.created_at, f"Score {response.score} at {tp.name}.")
-            ],
-        }
+        plan = {"attempts": [], "events": []}
         if team_managers and (age > dt.timedelta(days=7) or rng.random() < 0.75):
             owner = rng.choice(team_managers)
             assigned = response.created_at + dt.timedelta(minutes=rng.randrange(2, 90))

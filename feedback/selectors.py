@@ -121,8 +121,16 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 50) -> dict
     }
 
 
-def case_timeline(case: FollowUpCase):
-    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk")
+def case_timeline(case: FollowUpCase) -> list[CaseEvent]:
+    """The case's events, starting with its opening (read from the case row itself)."""
+    opened = CaseEvent(
+        case=case,
+        kind=CaseEvent.Kind.OPENED,
+        at=case.created_at,
+        message=f"Score {case.response.score} at {case.response.touchpoint.name}.",
+    )
+    events = CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk")
+    return [opened, *events]
 
 
 def customer_history(case: FollowUpCase):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from cxhub import roles
 from cxhub.models import Membership, Team
-from cxhub.queue import enqueue_on_commit
+from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit
 from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
 from surveys import nps
 from surveys.models import Invitation, Response
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 
 DEFAULT_DEADLINE_HOURS = 48
+ASSIGN_DEBOUNCE_SECONDS = 1
 
 
 class CaseError(Exception):
@@ -65,10 +66,15 @@ def case_open(*, response: Response) -> FollowUpCase:
         created_at=response.updated_at,
         due_at=response.updated_at + dt.timedelta(hours=hours),
     )
-    _event(case, CaseEvent.Kind.OPENED, f"Score {response.score} at {touchpoint.name}.")
-    from feedback import tasks
+    # No "opened" event row: the case row itself records the opening, and the timeline
+    # shows it from there (one insert less on the survey's hot path).
+    if case.team_id is not None:
+        from feedback import tasks
 
-    enqueue_on_commit(tasks.case_assign_auto, case.pk)
+        # One assignment run per team per second, whatever the burst of detractors.
+        enqueue_debounced_on_commit(
+            tasks.cases_assign_team, case.team_id, window=ASSIGN_DEBOUNCE_SECONDS
+        )
     return case
 
 
@@ -187,6 +193,18 @@ def case_assign_auto(*, case_id: int) -> FollowUpCase | None:
             note="Automatic: least-loaded manager.",
         )
     return case
+
+
+def cases_assign_team(*, team_id: int, limit: int = 500) -> int:
+    """Assign the team's waiting new cases, oldest first, each to the least-loaded manager."""
+    ids = list(
+        FollowUpCase.objects.filter(
+            team_id=team_id, status=FollowUpCase.Status.NEW, assignee__isnull=True
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for pk in ids if case_assign_auto(case_id=pk))
 
 
 def _assign(case, user, *, actor, kind, note="") -> None:

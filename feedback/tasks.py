@@ -13,6 +13,11 @@ def case_assign_auto(case_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def cases_assign_team(team_id: int) -> int:
+    return services.cases_assign_team(team_id=team_id)
+
+
+@shared_task(acks_late=True)
 def cases_assign_sweep() -> int:
     return services.cases_assign_sweep()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -137,7 +138,26 @@ def latest_comments(*, touchpoint: Touchpoint, category: str = "", limit: int = 
     return qs.order_by("-created_at")[:limit]
 
 
-def touchpoint_get(slug: str) -> Touchpoint:
-    from django.shortcuts import get_object_or_404
+PUBLIC_TOUCHPOINT_TTL = 30.0
+_public_touchpoints: dict[str, tuple[float, Touchpoint | None]] = {}
 
-    return get_object_or_404(Touchpoint, slug=slug)
+
+def public_touchpoint(slug: str) -> Touchpoint | None:
+    """The active touchpoint behind a public link, remembered for 30 s per process.
+
+    The kiosk/QR link is the hottest write path: this saves it a query per answer. An
+    admin's change (deactivating a touchpoint) reaches every process within 30 s.
+    """
+    now = time.monotonic()
+    hit = _public_touchpoints.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    touchpoint = Touchpoint.objects.filter(slug=slug, active=True).first()
+    if len(_public_touchpoints) > 1000:
+        _public_touchpoints.clear()
+    _public_touchpoints[slug] = (now + PUBLIC_TOUCHPOINT_TTL, touchpoint)
+    return touchpoint
+
+
+def public_touchpoints_forget() -> None:
+    _public_touchpoints.clear()

@@ -9,7 +9,6 @@ import zoneinfo
 from collections import defaultdict
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
@@ -22,8 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from cxhub.celery import app as celery_app
-from cxhub.queue import enqueue_on_commit, publish
+from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit, publish
 from surveys import nps
 from surveys.hooks import response_recorded
 from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
@@ -408,51 +406,22 @@ def response_record(
 # --- rollups -----------------------------------------------------------------------
 
 
-def _pending_key(touchpoint_id: int, day: dt.date) -> str:
-    return f"rollup-pending:{touchpoint_id}:{day.isoformat()}"
-
-
 def rollup_schedule_on_commit(*, touchpoint_id: int, day: dt.date) -> None:
     """After commit, get the (touchpoint, day) rollup recomputed.
 
-    Eagerly in-process without a broker. With one, a burst of responses for the same
-    day costs one recompute: the first response of the burst sets a pending key and
-    enqueues the task with a short countdown; the task clears the key before it
-    counts, so nothing committed before the count is missed. If Redis is down the
-    request still succeeds and the hourly reconcile sweep catches up.
+    Debounced (cxhub.queue.publish_debounced): a burst of responses for the same day
+    costs one recompute every ROLLUP_DEBOUNCE_SECONDS per web process, not one per
+    response. If the broker is down the request still succeeds and the hourly
+    reconcile sweep catches up.
     """
+    from surveys import tasks
 
-    def schedule():
-        from surveys import tasks
-
-        if celery_app.conf.task_always_eager:
-            publish(tasks.rollup_recompute, touchpoint_id, day.isoformat())
-            return
-        key = _pending_key(touchpoint_id, day)
-        try:
-            if not cache.add(key, 1, timeout=300):
-                return
-        except Exception:
-            logger.exception(
-                "cache unreachable; rollup %s %s left to the sweeper", touchpoint_id, day
-            )
-            return
-        if not publish(
-            tasks.rollup_recompute,
-            touchpoint_id,
-            day.isoformat(),
-            countdown=settings.ROLLUP_DEBOUNCE_SECONDS,
-        ):
-            _forget_pending(key)
-
-    transaction.on_commit(schedule)
-
-
-def _forget_pending(key: str) -> None:
-    try:
-        cache.delete(key)
-    except Exception:
-        logger.warning("could not clear %s", key)
+    enqueue_debounced_on_commit(
+        tasks.rollup_recompute,
+        touchpoint_id,
+        day.isoformat(),
+        window=settings.ROLLUP_DEBOUNCE_SECONDS,
+    )
 
 
 def _empty_scores() -> list[int]:
@@ -461,7 +430,6 @@ def _empty_scores() -> list[int]:
 
 def rollup_recompute(*, touchpoint_id: int, day: dt.date) -> NpsDaily | None:
     """Recount one (touchpoint, day) from its responses. Idempotent; safe to run twice."""
-    _forget_pending(_pending_key(touchpoint_id, day))
     start, end = day_bounds(day)
     rows = (
         Response.objects.filter(

@@ -1,15 +1,16 @@
 """Public survey pages: no account, mobile first, in the invitation's language."""
 
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from surveys import services
+from surveys import selectors, services
 from surveys.forms import ResponseForm
-from surveys.models import Invitation, Response, Touchpoint
+from surveys.models import Invitation, Response
 
 ERROR_STATUS = {"not_found": 404, "expired": 410}
 
@@ -108,7 +109,9 @@ def respond_thanks(request, token):
 @require_http_methods(["GET", "POST"])
 def public(request, slug):
     """A touchpoint's public link (kiosks, QR codes): anonymous responses."""
-    touchpoint = get_object_or_404(Touchpoint, slug=slug, active=True)
+    touchpoint = selectors.public_touchpoint(slug)
+    if touchpoint is None:
+        raise Http404("No such survey")
     if request.method == "POST":
         form = ResponseForm(request.POST)
         if form.is_valid():
@@ -138,7 +141,9 @@ def public(request, slug):
 
 
 def public_thanks(request, slug):
-    touchpoint = get_object_or_404(Touchpoint, slug=slug, active=True)
+    touchpoint = selectors.public_touchpoint(slug)
+    if touchpoint is None:
+        raise Http404("No such survey")
     return render(
         request,
         "surveys/survey_thanks.html",

@@ -11,14 +11,16 @@ from django.contrib.auth.models import Group
 
 from cxhub import queue, roles
 from cxhub.models import Membership
+from surveys import selectors
 from tests.factories import MembershipFactory, TeamFactory, TouchpointFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_broker_state():
+def _fresh_process_state():
     queue.reset()
+    selectors.public_touchpoints_forget()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feedback import selectors
 from feedback.models import CaseEvent, FollowUpCase
 from surveys import services
 from surveys.hooks import response_recorded
@@ -19,7 +20,7 @@ def test_a_detractor_response_opens_a_case_for_the_touchpoints_team(record, touc
     assert case.status == FollowUpCase.Status.NEW
     assert case.due_at == response.created_at + __import__("datetime").timedelta(hours=48)
     assert case.priority == 2
-    assert list(case.events.values_list("kind", flat=True)) == ["opened"]
+    assert [e.kind for e in selectors.case_timeline(case)] == ["opened"]
 
 
 @pytest.mark.parametrize("score", [7, 8, 9, 10])
