@@ -92,6 +92,7 @@ def seed_cases(*, rng: random.Random, now: dt.datetime | None = None) -> int:
         due = response.created_at + dt.timedelta(hours=tp.followup_deadline_hours or 48)
         case = FollowUpCase(
             response=response,
+            touchpoint=tp,
             team_id=tp.owner_team_id,
             priority=priority_for(response.score),
             created_at=response.created_at,

@@ -61,6 +61,7 @@ def case_open(*, response: Response) -> FollowUpCase:
     hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
     case = FollowUpCase.objects.create(
         response=response,
+        touchpoint=touchpoint,
         team_id=touchpoint.owner_team_id,
         priority=priority_for(response.score),
         created_at=response.updated_at,

@@ -229,6 +229,12 @@ class Response(models.Model):
             models.Index(fields=["touchpoint", "created_at", "score"], name="response_tp_created"),
             models.Index(fields=["updated_at"], name="response_updated"),
             models.Index(fields=["person", "created_at"], name="response_person_created"),
+            # Latest comments of a touchpoint (most responses carry none).
+            models.Index(
+                fields=["touchpoint", "-created_at"],
+                condition=~Q(comment=""),
+                name="response_tp_comments",
+            ),
         ]
 
     def __str__(self):

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Sum
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from surveys import nps
@@ -94,14 +95,19 @@ def weekly_trend(*, weeks: int = 26, touchpoint: Touchpoint | None = None, today
     qs = NpsDaily.objects.filter(date__gte=first_week, date__lt=last_week + dt.timedelta(days=7))
     if touchpoint is not None:
         qs = qs.filter(touchpoint=touchpoint)
-    per_tp: dict[int, dict[dt.date, nps.Counts]] = defaultdict(lambda: defaultdict(nps.Counts))
+    rows = (
+        qs.annotate(week=TruncWeek("date"))
+        .values("touchpoint_id", "week")
+        .annotate(p=Sum("promoters"), pa=Sum("passives"), d=Sum("detractors"))
+        .order_by()
+    )
+    per_tp: dict[int, dict[dt.date, nps.Counts]] = defaultdict(dict)
     overall: dict[dt.date, nps.Counts] = defaultdict(nps.Counts)
-    for tp_id, day, p, pa, d in qs.values_list(
-        "touchpoint_id", "date", "promoters", "passives", "detractors"
-    ).iterator():
-        week = _week_start(day)
-        c = nps.Counts(p, pa, d)
-        per_tp[tp_id][week] = per_tp[tp_id][week] + c
+    for row in rows:
+        week = row["week"]
+        week = week.date() if isinstance(week, dt.datetime) else week
+        c = nps.Counts(row["p"], row["pa"], row["d"])
+        per_tp[row["touchpoint_id"]][week] = c
         overall[week] = overall[week] + c
     labels = [first_week + dt.timedelta(weeks=i) for i in range(weeks)]
     names = dict(Touchpoint.objects.filter(pk__in=per_tp.keys()).values_list("pk", "name"))

@@ -8,6 +8,7 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from cxhub import queue, roles
 from cxhub.models import Membership
@@ -19,6 +20,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
+    cache.clear()
     queue.reset()
     selectors.public_touchpoints_forget()
 
