@@ -50,6 +50,9 @@ class CaseQuerySet(models.QuerySet):
         return self.open().filter(due_at__lt=now or timezone.now())
 
     def for_queue(self):
+        return self.select_related("response__touchpoint", "assignee")
+
+    def for_case_page(self):
         return self.select_related("response__touchpoint", "response__person", "assignee", "team")
 
 
@@ -120,8 +123,14 @@ class FollowUpCase(models.Model):
             ),
         ]
         indexes = [
-            # The team queue: open, unassigned, by deadline.
+            # The team queue: open cases by deadline.
             models.Index(fields=["team", "status", "due_at"], name="case_team_status_due"),
+            # Waiting for a manager, most urgent first: what claiming reads.
+            models.Index(
+                fields=["team", "-priority", "due_at"],
+                condition=Q(status="new", assignee__isnull=True),
+                name="case_team_waiting",
+            ),
             # My cases.
             models.Index(fields=["assignee", "status", "due_at"], name="case_assignee_status_due"),
             models.Index(

@@ -34,7 +34,7 @@ def case_get_for_user(user, pk) -> FollowUpCase:
         pk = int(pk)
     except (TypeError, ValueError):
         raise Http404("No such case") from None
-    case = cases_visible_to(user).for_queue().filter(pk=pk).first()
+    case = cases_visible_to(user).for_case_page().filter(pk=pk).first()
     if case is None:
         raise Http404("No such case")
     return case
@@ -76,7 +76,7 @@ class QueueCounters:
     unassigned: int
 
 
-def queue_for_user(user, *, team_id: int | None = None, limit: int = 50) -> dict:
+def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict:
     """My open cases (overdue first, then by deadline), my teams' unassigned cases,
     and for leads and admins the teams' other open cases; with counters."""
     now = timezone.now()
@@ -92,7 +92,9 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 50) -> dict
         .order_by("-overdue_first", "due_at")[:limit]
     )
     unassigned = list(
-        open_cases.filter(assignee__isnull=True).for_queue().order_by("-priority", "due_at")[:limit]
+        teams.filter(status=FollowUpCase.Status.NEW, assignee__isnull=True)
+        .for_queue()
+        .order_by("-priority", "due_at")[:limit]
     )
     others = []
     if roles.is_cx_admin(user) or roles.team_ids_with_role(user, Membership.Role.LEAD):
@@ -108,16 +110,23 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 50) -> dict
         tzinfo=timezone.get_current_timezone(),
     )
     counts = open_cases.aggregate(
-        open=Count("id"),
-        overdue=Count("id", filter=Q(due_at__lt=now)),
-        due_today=Count("id", filter=Q(due_at__gte=now, due_at__lt=end_of_today)),
-        unassigned=Count("id", filter=Q(assignee__isnull=True)),
+        open=Count("due_at"),
+        overdue=Count("due_at", filter=Q(due_at__lt=now)),
+        due_today=Count("due_at", filter=Q(due_at__gte=now, due_at__lt=end_of_today)),
+        unassigned=Count("due_at", filter=Q(assignee__isnull=True)),
+    )
+    mine_total = (
+        FollowUpCase.objects.open().filter(assignee=user).count()
+        if len(mine) == limit
+        else len(mine)
     )
     return {
         "mine": mine,
         "unassigned": unassigned,
         "others": others,
         "counters": QueueCounters(**counts),
+        "mine_total": mine_total,
+        "limit": limit,
         "now": now,
     }
 

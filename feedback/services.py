@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -248,11 +248,52 @@ def case_claim(*, case_id: int, user) -> FollowUpCase:
     return case
 
 
-def case_claim_next(*, user, team_id: int | None = None) -> FollowUpCase | None:
-    """Claim the most urgent unassigned case of the user's teams, skipping locked rows."""
+_CLAIM_NEXT_SQL = """
+WITH next AS (
+    SELECT id FROM feedback_followupcase
+    WHERE team_id = %(team)s AND status = 'new' AND assignee_id IS NULL
+    ORDER BY priority DESC, due_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE feedback_followupcase AS c
+    SET assignee_id = %(user)s, assigned_at = %(now)s, status = 'assigned'
+    FROM next WHERE c.id = next.id AND c.assignee_id IS NULL
+    RETURNING c.id
+)
+INSERT INTO feedback_caseevent (case_id, actor_id, kind, message, at)
+SELECT id, %(user)s, 'claimed', %(message)s, %(now)s FROM claimed
+RETURNING case_id
+"""
+
+
+def case_claim_next(*, user, team_id: int | None = None) -> int | None:
+    """Claim the most urgent unassigned case of the user's teams, skipping locked rows.
+
+    On PostgreSQL this is one statement (lock with SKIP LOCKED, conditional UPDATE,
+    timeline event), so twenty managers pressing "next" at once neither wait on each
+    other nor ever get the same case. Elsewhere the same steps run through the ORM.
+    Returns the claimed case's id, or None when nothing is waiting.
+    """
     teams = roles.managed_team_ids(user)
     if team_id is not None:
         teams &= {team_id}
+    if not teams:
+        return None
+    now = timezone.now()
+    message = f"{_name(user)} took the case."
+    if connection.vendor == "postgresql":
+        # One team at a time: "team_id = ANY(…)" would make PostgreSQL sort every
+        # waiting case instead of reading the first entry of the queue index.
+        for team in sorted(teams):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    _CLAIM_NEXT_SQL, {"team": team, "user": user.pk, "now": now, "message": message}
+                )
+                row = cursor.fetchone()
+            if row:
+                return row[0]
+        return None
     with transaction.atomic():
         case = (
             FollowUpCase.objects.select_for_update(skip_locked=True)
@@ -263,13 +304,12 @@ def case_claim_next(*, user, team_id: int | None = None) -> FollowUpCase | None:
         if case is None:
             return None
         won = FollowUpCase.objects.filter(pk=case.pk, assignee__isnull=True).update(
-            assignee=user, assigned_at=timezone.now(), status=FollowUpCase.Status.ASSIGNED
+            assignee=user, assigned_at=now, status=FollowUpCase.Status.ASSIGNED
         )
         if not won:
             return None
-        case.refresh_from_db()
-        _event(case, CaseEvent.Kind.CLAIMED, f"{_name(user)} took the case.", actor=user)
-    return case
+        _event(case, CaseEvent.Kind.CLAIMED, message, actor=user, at=now)
+    return case.pk
 
 
 def case_reassign(*, case: FollowUpCase, assignee, by) -> FollowUpCase:
@@ -478,7 +518,7 @@ def _case_url(case) -> str:
 
 
 def case_notify_assignee(*, case_id: int, user_id: int) -> bool:
-    case = FollowUpCase.objects.for_queue().filter(pk=case_id).first()
+    case = FollowUpCase.objects.for_case_page().filter(pk=case_id).first()
     user = User.objects.filter(pk=user_id).first()
     if case is None or user is None or not user.email or case.assignee_id != user.pk:
         return False
@@ -493,7 +533,9 @@ def case_notify_assignee(*, case_id: int, user_id: int) -> bool:
 
 
 def case_notify_escalation(*, case_id: int) -> bool:
-    case = FollowUpCase.objects.for_queue().select_related("team__lead").filter(pk=case_id).first()
+    case = (
+        FollowUpCase.objects.for_case_page().select_related("team__lead").filter(pk=case_id).first()
+    )
     if case is None:
         return False
     lead = case.team.lead if case.team else None

@@ -85,12 +85,12 @@ def case_claim(request, pk):
 def case_claim_next(request):
     if not selectors.can_work_cases(request.user):
         return _forbidden(request, "Only managers can claim cases.")
-    case = services.case_claim_next(user=request.user)
-    if case is None:
+    case_id = services.case_claim_next(user=request.user)
+    if case_id is None:
         messages.info(request, "No unassigned cases are waiting. Well done!")
         return _after_queue_action(request, "feedback:queue")
-    messages.success(request, f"Case #{case.pk} is yours.")
-    return redirect("feedback:case-detail", pk=case.pk)
+    messages.success(request, f"Case #{case_id} is yours.")
+    return redirect("feedback:case-detail", pk=case_id)
 
 
 def _case_page(request, case, status=200, **forms):

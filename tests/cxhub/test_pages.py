@@ -77,9 +77,11 @@ def test_dashboard_shows_nps_margin_target_and_change(client, employee, touchpoi
 
 
 def _count_queries(client, url):
+    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    cache.clear()  # the organisation-wide loop health is cached for a minute
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url).status_code == 200
     return len(ctx.captured_queries)
@@ -102,6 +104,17 @@ def test_dashboard_query_count_does_not_grow_with_touchpoints(
     assert _count_queries(client, "/") == few
     with django_assert_max_num_queries(14):
         client.get("/")
+
+
+def test_the_home_loop_health_is_shared_for_a_minute(client, employee, touchpoint):
+    client.force_login(employee)
+    first = _count_queries(client, "/")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get("/")
+    assert len(ctx.captured_queries) == first - 3
 
 
 def test_touchpoint_page_shows_distribution_and_filters_comments(client, employee, touchpoint):

@@ -113,7 +113,7 @@ def test_concurrent_claimers_never_hold_the_same_case(touchpoint, team_a):
                     errors.append(str(error))
             got = services.case_claim_next(user=user)
             if got is not None:
-                wins.append((got.pk, user.pk))
+                wins.append((got, user.pk))
         finally:
             connection.close()
 
@@ -135,8 +135,8 @@ def test_claim_next_takes_the_most_urgent_case(record, touchpoint, manager_a):
     mild = record(touchpoint, 6).case
     angry = record(touchpoint, 0).case
     FollowUpCase.objects.update(assignee=None, status="new")
-    assert services.case_claim_next(user=manager_a).pk == angry.pk
-    assert services.case_claim_next(user=manager_a).pk == mild.pk
+    assert services.case_claim_next(user=manager_a) == angry.pk
+    assert services.case_claim_next(user=manager_a) == mild.pk
     assert services.case_claim_next(user=manager_a) is None
 
 
