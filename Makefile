@@ -6,11 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format migrate demo worker beat bench clean
 
+# Installs quietly (the log is kept in .venv/install.log and shown if it fails), so
+# that the first line `make test` prints says what the tests run on.
 $(STAMP): requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	touch $(STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing requirements into $(VENV) (log: $(VENV)/install.log)"
+	@$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 \
+		&& $(PY) -m pip install --quiet -r requirements.txt >> $(VENV)/install.log 2>&1 \
+		|| (cat $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
 
 run: $(STAMP)  ## serve http://127.0.0.1:8000 with demo data (SQLite, eager tasks)
 	$(PY) manage.py migrate --noinput
@@ -18,7 +22,7 @@ run: $(STAMP)  ## serve http://127.0.0.1:8000 with demo data (SQLite, eager task
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP)  ## the whole suite; PostgreSQL and Redis when reachable (required with CI set)
-	$(PY) tests/run.py $(ARGS)
+	@$(PY) tests/run.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
