@@ -47,6 +47,7 @@ beat: $(STAMP)
 bench: $(STAMP)  ## needs PostgreSQL, Redis and wrk; see bench/README.md
 	$(PY) bench/ingest
 	$(PY) bench/dashboard
+	$(PY) bench/claims
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
