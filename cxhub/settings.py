@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE = {
 SURVEY_QUIET_PERIOD_DAYS = env.int("SURVEY_QUIET_PERIOD_DAYS", default=30)
 SURVEY_LINK_VALID_DAYS = env.int("SURVEY_LINK_VALID_DAYS", default=30)
 SURVEY_COMMENT_MAX_LENGTH = 5000
+# Customer Champion postcards one person may send per day.
+POSTCARD_DAILY_CAP = env.int("POSTCARD_DAILY_CAP", default=5)
 # Seconds a rollup recompute waits so a burst of responses costs one recompute.
 ROLLUP_DEBOUNCE_SECONDS = env.int("ROLLUP_DEBOUNCE_SECONDS", default=2)
 

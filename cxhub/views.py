@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 
 from cxhub.celery import app as celery_app
 from feedback import selectors as feedback_selectors
+from recognition import selectors as recognition_selectors
 from surveys import nps
 from surveys import selectors as survey_selectors
 from surveys.models import Response, Touchpoint
@@ -55,6 +56,7 @@ def home(request):
                 lambda: feedback_selectors.loop_health(period=period),
             ),
             "published_actions": feedback_selectors.published_actions(),
+            "panel": recognition_selectors.dashboard_panel(),
         },
     )
 

@@ -3,7 +3,8 @@
 Teams with leads, managers and employees; a user per role with a printed password;
 six touchpoints with their own score distributions; about 20,000 responses over 180
 days with realistic comments (some naming employees); their daily rollups; a
-follow-up case for every detractor, in every state.
+follow-up case for every detractor, in every state; Customer Champion postcards and
+customer shout-outs.
 """
 
 import datetime as dt
@@ -18,6 +19,7 @@ from django.utils import timezone
 from cxhub import roles
 from cxhub.models import Membership, Team
 from feedback import demo as feedback_demo
+from recognition import demo as recognition_demo
 from surveys import nps, services
 from surveys.models import Person, Response, Touchpoint
 
@@ -201,6 +203,9 @@ class Command(BaseCommand):
         cases = feedback_demo.seed_cases(rng=rng)
         if cases:
             self.stdout.write(f"Opened {cases} follow-up cases.")
+        postcards = recognition_demo.seed_postcards(rng=rng)
+        if postcards:
+            self.stdout.write(f"Sent {postcards} Customer Champion postcards.")
         self._print_logins()
 
     def _seed_org(self, rng) -> list:

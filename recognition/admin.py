@@ -1,0 +1,50 @@
+from django.contrib import admin, messages
+
+from recognition import services
+from recognition.models import Postcard, PraiseExclusion, Profile, ShoutOut, Value
+
+
+@admin.register(Value)
+class ValueAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "active"]
+    list_editable = ["position", "active"]
+
+
+@admin.register(Postcard)
+class PostcardAdmin(admin.ModelAdmin):
+    """Postcards are sent from the Champions pages; here CX admins moderate them."""
+
+    list_display = ["recipient", "sender", "value", "created_at", "from_customer", "hidden_at"]
+    list_filter = ["value", "from_customer", ("hidden_at", admin.EmptyFieldListFilter)]
+    search_fields = ["message", "recipient__username", "recipient__last_name", "sender__username"]
+    actions = ["hide"]
+    readonly_fields = [f.name for f in Postcard._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Hide the selected postcards (they then count nowhere)")
+    def hide(self, request, queryset):
+        for postcard in queryset:
+            services.postcard_hide(
+                postcard=postcard, by=request.user, reason="Hidden from the admin"
+            )
+        messages.success(request, f"Hid {queryset.count()} postcards.")
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "nickname"]
+    search_fields = ["user__username", "nickname"]
+
+
+@admin.register(ShoutOut)
+class ShoutOutAdmin(admin.ModelAdmin):
+    list_display = ["matched_name", "lead", "status", "created_at"]
+    list_filter = ["status"]
+
+
+admin.site.register(PraiseExclusion)
