@@ -48,6 +48,7 @@ bench: $(STAMP)  ## needs PostgreSQL, Redis and wrk; see bench/README.md
 	$(PY) bench/ingest
 	$(PY) bench/dashboard
 	$(PY) bench/claims
+	$(PY) bench/leaderboard
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

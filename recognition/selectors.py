@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from cxhub.models import Membership, Team
+from cxhub.models import Team
 from recognition.models import Postcard, PostcardMonthly, ShoutOut, Value
 from surveys import nps
 from surveys.models import Response
@@ -86,17 +86,14 @@ def leaderboard(
 
 def _team_totals(counters) -> list[tuple[int, int]]:
     """Postcards received by each team's members (a member of two teams counts for both)."""
-    per_user = dict(
-        counters.values("recipient")
+    rows = (
+        counters.filter(recipient__memberships__isnull=False)
+        .values("recipient__memberships__team")
         .annotate(total=Sum("received"))
-        .values_list("recipient", "total")
+        .filter(total__gt=0)
+        .order_by("-total", "recipient__memberships__team")
     )
-    totals: dict[int, int] = {}
-    for user_id, team_id in Membership.objects.filter(user_id__in=per_user).values_list(
-        "user_id", "team_id"
-    ):
-        totals[team_id] = totals.get(team_id, 0) + per_user[user_id]
-    return sorted(((t, n) for t, n in totals.items() if n > 0), key=lambda tn: (-tn[1], tn[0]))
+    return [(r["recipient__memberships__team"], r["total"]) for r in rows]
 
 
 def feed(*, team_id: int | None = None, value_id: int | None = None, limit: int = 30):

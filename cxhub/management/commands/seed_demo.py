@@ -241,7 +241,14 @@ class Command(BaseCommand):
                 )
                 if role == "lead":
                     Team.objects.filter(pk=teams[team].pk, lead__isnull=True).update(lead=user)
-        names = iter([(f, last) for last in LAST for f in FIRST])
+        # Walk first and last names in step (7 is coprime with 16), so colleagues do not
+        # all share a surname; the pairs only repeat after 320.
+        names = iter(
+            [
+                (FIRST[i % len(FIRST)], LAST[(7 * i + i // len(FIRST)) % len(LAST)])
+                for i in range(320)
+            ]
+        )
         staff_users = []
         for team in teams.values():
             wanted = [("lead", 1), ("manager", 2), ("employee", 4)]
