@@ -1,0 +1,142 @@
+"""`manage.py seed_demo`: the demo a newcomer clicks through, and its printed logins."""
+
+import io
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import Sum
+
+from cxhub import roles
+from cxhub.models import Membership, Team
+from surveys.models import NpsDaily, Response, Touchpoint
+
+# The logins the README documents: changing one is a change to the README too.
+DEMO_LOGINS = {
+    "admin": ("admin", "CX admin"),
+    "exec": ("demo-exec", "Executive"),
+    "lead": ("demo-lead", "Team lead, Customer Support"),
+    "manager": ("demo-manager", "Manager, Customer Support"),
+    "manager2": ("demo-manager2", "Manager, Billing"),
+    "employee": ("demo-employee", "Employee"),
+}
+TOUCHPOINTS = {
+    "onboarding",
+    "billing",
+    "support-call",
+    "network-coverage",
+    "store-visit",
+    "technician-visit",
+}
+SIZE = 600
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", "--responses", str(SIZE), stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+
+
+@pytest.mark.django_db
+def test_every_printed_demo_login_can_sign_in(client):
+    output = seed()
+
+    assert "Demo logins" in output
+    for username, (password, role) in DEMO_LOGINS.items():
+        assert username in output and password in output and role in output
+        assert client.login(username=username, password=password), username
+        client.logout()
+
+
+@pytest.mark.django_db
+def test_demo_logins_hold_the_roles_they_are_printed_with():
+    seed()
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=DEMO_LOGINS)}
+
+    assert users["admin"].is_superuser and users["admin"].is_staff
+    assert roles.is_cx_admin(users["admin"])
+    assert roles.is_executive(users["exec"])
+    assert Team.objects.get(name="Customer Support").lead == users["lead"]
+    assert roles.role_label(users["manager"]) == "Manager"
+    assert roles.role_label(users["manager2"]) == "Manager"
+    assert roles.role_label(users["employee"]) == "Employee"
+    assert not roles.managed_team_ids(users["employee"])
+
+
+@pytest.mark.django_db
+def test_every_team_has_a_lead_managers_and_employees():
+    seed()
+
+    for team in Team.objects.all():
+        counts = {
+            role: team.memberships.filter(role=role).count() for role in Membership.Role.values
+        }
+        assert team.lead is not None, team
+        assert counts["lead"] == 1, team
+        assert 2 <= counts["manager"] <= 3, team
+        assert counts["employee"] >= 3, team
+
+
+@pytest.mark.django_db
+def test_touchpoints_are_owned_by_teams_with_their_own_targets():
+    seed()
+    touchpoints = list(Touchpoint.objects.select_related("owner_team"))
+
+    assert {tp.slug for tp in touchpoints} == TOUCHPOINTS
+    assert all(tp.owner_team is not None for tp in touchpoints)
+    assert len({tp.nps_target for tp in touchpoints}) > 1
+    assert {tp.followup_deadline_hours for tp in touchpoints} <= {24, 48}
+
+
+@pytest.mark.django_db
+def test_rollups_count_every_seeded_response():
+    seed()
+    totals = NpsDaily.objects.aggregate(
+        promoters=Sum("promoters"), passives=Sum("passives"), detractors=Sum("detractors")
+    )
+
+    assert Response.objects.count() == SIZE
+    assert sum(totals.values()) == SIZE
+    assert totals["detractors"] == Response.objects.filter(category="detractor").count()
+
+
+@pytest.mark.django_db
+def test_some_promoter_comments_praise_a_seeded_employee_by_full_name():
+    seed()
+    staff = {
+        f"{m.user.first_name} {m.user.last_name}"
+        for m in Membership.objects.exclude(role=Membership.Role.LEAD).select_related("user")
+    }
+    comments = Response.objects.filter(category="promoter").exclude(comment="")
+
+    assert any(name in c for c in comments.values_list("comment", flat=True) for name in staff)
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent():
+    first_output = seed()
+    before = row_counts()
+
+    second_output = seed()
+
+    assert row_counts() == before
+    assert "no demo responses added" in second_output
+    login_table = first_output[first_output.index("Demo logins") :]
+    assert second_output.endswith(login_table)
+
+
+@pytest.mark.django_db
+def test_a_second_run_keeps_a_password_the_user_changed(client):
+    seed()
+    user = get_user_model().objects.get(username="manager")
+    user.set_password("my-own-secret")
+    user.save()
+
+    seed()
+
+    assert client.login(username="manager", password="my-own-secret")
