@@ -1,6 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from cxhub.models import Membership, Team
+from cxhub import roles, services
+from cxhub.models import (
+    AlertDelivery,
+    ApiKey,
+    DigestDelivery,
+    DigestPreference,
+    Membership,
+    NpsBreach,
+    Team,
+    TeamAlert,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,3 +32,118 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "team", "role"]
     list_filter = ["team", "role"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
+
+
+@admin.register(TeamAlert)
+class TeamAlertAdmin(admin.ModelAdmin):
+    list_display = ["team", "webhook_url", "new_detractors", "escalations", "active"]
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["team", "kind", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "kind", "team"]
+    readonly_fields = [
+        "team",
+        "kind",
+        "text",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["user", "week", "status", "sent_at"]
+    list_filter = ["status", "week"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(NpsBreach)
+class NpsBreachAdmin(admin.ModelAdmin):
+    list_display = ["touchpoint", "started_at", "ended_at", "nps", "target", "margin_of_error"]
+
+
+admin.site.register(DigestPreference)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """CX admins create, name and revoke API keys. The full key is shown once, in the
+    message after creation; only its hash is stored. Keys are revoked, never deleted,
+    so the list stays an audit of what had access."""
+
+    list_display = [
+        "name",
+        "prefix",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def _allowed(self, request) -> bool:
+        return roles.is_cx_admin(request.user)
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's scope is fixed: to change what an integration may do, issue a new key.
+        return [*self.readonly_fields, "scope"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        key, raw = services.api_key_create(
+            name=form.cleaned_data["name"],
+            scope=form.cleaned_data["scope"],
+            created_by=request.user,
+        )
+        obj.pk, obj.prefix, obj.hashed_key, obj.created_by = (
+            key.pk,
+            key.prefix,
+            key.hashed_key,
+            key.created_by,
+        )
+        obj.created_at = key.created_at
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"API key “{key.name}” created. Copy it now, it will not be shown again: {raw}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        n = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(api_key=key)
+            n += 1
+        self.message_user(request, f"{n} API key(s) revoked.", messages.SUCCESS)

@@ -8,6 +8,7 @@ and DEBUG=false.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
     "cxhub",
@@ -183,6 +185,31 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.cases_assign_sweep",
         "schedule": 5 * 60,
     },
+    # Monday morning in TIME_ZONE (CELERY_TIMEZONE): the weekly digest.
+    "digests-weekly": {
+        "task": "cxhub.tasks.digests_send_weekly",
+        "schedule": crontab(hour=7, minute=0, day_of_week=1),
+    },
+    "alerts-redeliver": {
+        "task": "cxhub.tasks.alerts_redeliver",
+        "schedule": 5 * 60,
+    },
+    "postcards-notify-sweep": {
+        "task": "recognition.tasks.postcards_notify_sweep",
+        "schedule": 5 * 60,
+    },
+    "shoutouts-suggest-sweep": {
+        "task": "recognition.tasks.shoutouts_suggest_sweep",
+        "schedule": 60 * 60,
+    },
+    "postcard-counters-rebuild": {
+        "task": "recognition.tasks.postcard_counters_rebuild",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "nps-breaches-check": {
+        "task": "cxhub.tasks.nps_breaches_check",
+        "schedule": 60 * 60,
+    },
 }
 
 # Surveys
@@ -194,20 +221,49 @@ POSTCARD_DAILY_CAP = env.int("POSTCARD_DAILY_CAP", default=5)
 # Seconds a rollup recompute waits so a burst of responses costs one recompute.
 ROLLUP_DEBOUNCE_SECONDS = env.int("ROLLUP_DEBOUNCE_SECONDS", default=2)
 
+# REST API (/api/ native, /v1/ Delighted-compatible). API keys (Bearer) first, so an
+# anonymous call gets 401 with WWW-Authenticate; staff sessions work too.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cxhub.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["cxhub.api.ScopePermission"],
+    "DEFAULT_PAGINATION_CLASS": "cxhub.api.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "cxhub.api.exception_handler",
+    # Per view `throttle_scope`, per API key (or user, or IP), fixed one-minute windows.
+    "DEFAULT_THROTTLE_CLASSES": ["cxhub.api.ApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api": env.str("API_THROTTLE_RATE", default="1200/min"),
+        "api_batch": env.str("API_BATCH_THROTTLE_RATE", default="120/min"),
+        # For the Delighted-compatible /v1/ views (throttle_scope = "v1").
+        "v1": env.str("V1_THROTTLE_RATE", default="1200/min"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CX Hub API",
-    "DESCRIPTION": "Net Promoter Score surveys, responses, metrics and follow-up.",
+    "DESCRIPTION": (
+        "Net Promoter Score surveys, responses, metrics and follow-up. Authenticate with "
+        "`Authorization: Bearer <API key>` (keys are created by CX admins in the admin, with "
+        "a scope: read, write or admin) or a staff session. Errors are "
+        '`{"status": 400, "message": "...", "errors": {"field": ["..."]}}`; 429 carries '
+        "Retry-After."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Production hardening: `manage.py check --deploy` passes with DEBUG off.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cxhub import views
+from cxhub import scorecard_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("touchpoints/<slug:slug>/", views.touchpoint_detail, name="touchpoint-detail"),
+    path("scorecard/", scorecard_views.scorecard, name="scorecard"),
+    path("scorecard/scorecard.csv", scorecard_views.scorecard_csv, name="scorecard-csv"),
+    path("scorecard/digest-preview/", scorecard_views.digest_preview, name="digest-preview"),
+    path("scorecard/digest/", scorecard_views.digest_opt_out, name="digest-opt-out"),
     path("api/", include("cxhub.api_urls")),
     path("v1/", include("surveys.delighted.urls")),
     path("cases/", include("feedback.urls")),

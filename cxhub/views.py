@@ -56,7 +56,7 @@ def home(request):
                 lambda: feedback_selectors.loop_health(period=period),
             ),
             "published_actions": feedback_selectors.published_actions(),
-            "panel": recognition_selectors.dashboard_panel(),
+            "panel": recognition_selectors.dashboard_panel(user=request.user),
         },
     )
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from cxhub import roles
 from cxhub.models import Membership, Team
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit
+from feedback.hooks import case_escalated
 from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
 from surveys import nps
 from surveys.models import Invitation, Response
@@ -506,6 +507,11 @@ def cases_escalate_overdue(*, now: dt.datetime | None = None) -> int:
                 at=now,
             )
             enqueue_on_commit(tasks.case_notify_escalation, case_id)
+            transaction.on_commit(
+                lambda case_id=case_id: case_escalated.send_robust(
+                    sender=FollowUpCase, case_id=case_id
+                )
+            )
             escalated += 1
     return escalated
 

@@ -6,8 +6,13 @@ from recognition.models import Postcard, PraiseExclusion, Profile, ShoutOut, Val
 
 @admin.register(Value)
 class ValueAdmin(admin.ModelAdmin):
+    """The values offered on postcards. Deactivate rather than delete: sent postcards keep theirs."""
+
     list_display = ["name", "position", "active"]
     list_editable = ["position", "active"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Postcard)
@@ -17,6 +22,8 @@ class PostcardAdmin(admin.ModelAdmin):
     list_display = ["recipient", "sender", "value", "created_at", "from_customer", "hidden_at"]
     list_filter = ["value", "from_customer", ("hidden_at", admin.EmptyFieldListFilter)]
     search_fields = ["message", "recipient__username", "recipient__last_name", "sender__username"]
+    list_select_related = ["recipient", "sender", "value"]
+    date_hierarchy = "created_at"
     actions = ["hide"]
     readonly_fields = [f.name for f in Postcard._meta.fields]
 
@@ -28,10 +35,14 @@ class PostcardAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide the selected postcards (they then count nowhere)")
     def hide(self, request, queryset):
-        for postcard in queryset:
-            services.postcard_hide(
-                postcard=postcard, by=request.user, reason="Hidden from the admin"
-            )
+        try:
+            for postcard in queryset:
+                services.postcard_hide(
+                    postcard=postcard, by=request.user, reason="Hidden from the admin"
+                )
+        except services.RecognitionError as exc:
+            messages.error(request, str(exc))
+            return
         messages.success(request, f"Hid {queryset.count()} postcards.")
 
 
@@ -43,8 +54,13 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(ShoutOut)
 class ShoutOutAdmin(admin.ModelAdmin):
-    list_display = ["matched_name", "lead", "status", "created_at"]
+    list_display = ["matched_name", "lead", "status", "created_at", "decided_by", "decided_at"]
     list_filter = ["status"]
+    raw_id_fields = ["response", "postcard", "candidates"]
+    readonly_fields = ["decided_at", "decided_by"]
 
 
-admin.site.register(PraiseExclusion)
+@admin.register(PraiseExclusion)
+class PraiseExclusionAdmin(admin.ModelAdmin):
+    list_display = ["response", "excluded_by", "excluded_at"]
+    raw_id_fields = ["response"]

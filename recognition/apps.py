@@ -6,4 +6,7 @@ class RecognitionConfig(AppConfig):
     verbose_name = "Customer Champions"
 
     def ready(self):
-        from recognition import receivers  # noqa: F401 - connects the response_recorded receiver
+        from recognition.receivers import suggest_shoutouts
+        from surveys.hooks import response_recorded
+
+        response_recorded.connect(suggest_shoutouts, dispatch_uid="recognition.suggest_shoutouts")

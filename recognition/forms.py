@@ -3,11 +3,14 @@ import uuid
 from django import forms
 from django.contrib.auth import get_user_model
 
-from recognition.models import Value
-from recognition.services import MESSAGE_MAX_LENGTH
+from recognition.models import MESSAGE_MAX_LENGTH, Value
+from recognition.services import NICKNAME_MAX_LENGTH
 
 
 class PostcardForm(forms.Form):
+    """The postcard form. The hidden idempotency key is minted when the form is shown
+    and travels with every resubmission of it, so a double submit sends one postcard."""
+
     recipient = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True),
         error_messages={
@@ -25,11 +28,18 @@ class PostcardForm(forms.Form):
     )
     message = forms.CharField(
         max_length=MESSAGE_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_MAX_LENGTH}),
-        error_messages={"required": "Write a message: what did they do for the customer?"},
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": MESSAGE_MAX_LENGTH}),
+        error_messages={
+            "required": "Write a message: what did they do for the customer?",
+            "max_length": "The message is %(show_value)d characters long: at most %(limit_value)d.",
+        },
     )
     response = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    idempotency_key = forms.CharField(
+        max_length=64,
+        widget=forms.HiddenInput,
+        error_messages={"required": "The form expired: reload the page and try again."},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,4 +48,8 @@ class PostcardForm(forms.Form):
 
 
 class NicknameForm(forms.Form):
-    nickname = forms.CharField(max_length=40, required=False)
+    nickname = forms.CharField(
+        max_length=NICKNAME_MAX_LENGTH,
+        required=False,
+        help_text="Leave empty to match your first and last name only.",
+    )

@@ -1,16 +1,23 @@
-"""recognition listens to the one announcement surveys makes (design §3)."""
+"""recognition listens to the one announcement surveys makes (design §3).
 
-from django.dispatch import receiver
+The receiver runs inside the transaction that records the response: it must be cheap
+and must never raise (a raise would lose the customer's answer). It only decides from
+the response in hand and enqueues the matching for after the commit.
+"""
+
+import logging
 
 from cxhub.queue import enqueue_on_commit
 from surveys import nps
-from surveys.hooks import response_recorded
+
+logger = logging.getLogger(__name__)
 
 
-@receiver(response_recorded, dispatch_uid="recognition.suggest_shoutouts")
-def suggest_shoutouts(sender, response, created, previous_score, **kwargs):
-    # Inside the survey's transaction: only decide and enqueue, never query or raise.
-    if response.category == nps.PROMOTER and response.comment:
-        from recognition import tasks
+def suggest_shoutouts(sender, response, **kwargs):
+    try:
+        if response.category == nps.PROMOTER and (response.comment or "").strip():
+            from recognition import tasks
 
-        enqueue_on_commit(tasks.shoutouts_suggest, response.pk)
+            enqueue_on_commit(tasks.shoutouts_suggest, response.pk)
+    except Exception:  # the sweeper (shoutouts_suggest_sweep) catches up
+        logger.exception("could not schedule shout-out suggestions for response %s", response.pk)

@@ -1,4 +1,5 @@
-"""Reads for recognition: feed, leaderboard, praise wall, shout-outs, dashboard panel."""
+"""Reads for recognition: feed, person page, leaderboard, praise wall, shout-outs, the
+dashboard panel, and the access helpers every view goes through."""
 
 from __future__ import annotations
 
@@ -6,31 +7,90 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, Sum
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.http import Http404
 from django.utils import timezone
 
-from cxhub.models import Team
-from recognition.models import Postcard, PostcardMonthly, ShoutOut, Value
+from cxhub import roles
+from cxhub.models import Membership, Team
+from recognition.models import Postcard, PostcardCount, PraiseExclusion, ShoutOut, Value
+from recognition.privacy import customer_label, scrub_comment
 from surveys import nps
-from surveys.models import Response
+from surveys.models import Response, Touchpoint
 
 User = get_user_model()
 PERIODS = {"month": "This month", "quarter": "This quarter", "year": "This year", "all": "All time"}
+FEED_PAGE = 30
+PRAISE_DAYS = 30
 
 
-def period_end(period: str, today: dt.date | None = None) -> dt.date | None:
-    """First local day after the period containing today; None for all time."""
-    start = period_start(period, today)
-    if start is None:
+# --- access helpers -------------------------------------------------------------------
+
+
+def person_get(*, username: str):
+    """An active colleague by username, or 404."""
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise Http404("No such colleague")
+    return user
+
+
+def postcard_get_for_moderation(*, user, pk: int) -> Postcard:
+    """A postcard a CX admin may hide: 403 for anyone else, 404 if there is none."""
+    if not roles.is_cx_admin(user):
+        raise PermissionDenied("Only CX admins can hide postcards.")
+    postcard = Postcard.objects.filter(pk=pk).first()
+    if postcard is None:
+        raise Http404("No such postcard")
+    return postcard
+
+
+def praise_get_for_moderation(*, user, response_id: int) -> Response:
+    """A promoter comment a CX admin may take off the wall: 403 / 404 otherwise."""
+    if not roles.is_cx_admin(user):
+        raise PermissionDenied("Only CX admins can take comments off the praise wall.")
+    response = (
+        Response.objects.filter(pk=response_id, category=nps.PROMOTER).exclude(comment="").first()
+    )
+    if response is None:
+        raise Http404("No such comment")
+    return response
+
+
+def shoutout_get_for_user(*, user, pk: int) -> ShoutOut:
+    """A shout-out only the lead it was proposed to may see and decide: 404 for others."""
+    shoutout = (
+        ShoutOut.objects.filter(pk=pk, lead=user)
+        .select_related("response__touchpoint", "response__person")
+        .first()
+    )
+    if shoutout is None:
+        raise Http404("No such shout-out")
+    return shoutout
+
+
+def praise_response(response_id: int | None) -> Response | None:
+    """The customer praise a postcard may quote (promoter, with a comment, on the wall)."""
+    if response_id is None:
         return None
-    months = {"month": 1, "quarter": 3, "year": 12}[period]
-    month = start.month - 1 + months
-    return start.replace(year=start.year + month // 12, month=month % 12 + 1)
+    return (
+        Response.objects.filter(
+            pk=response_id, category=nps.PROMOTER, praise_exclusion__isnull=True
+        )
+        .exclude(comment="")
+        .select_related("touchpoint", "person")
+        .first()
+    )
+
+
+# --- periods --------------------------------------------------------------------------
 
 
 def period_start(period: str, today: dt.date | None = None) -> dt.date | None:
     """First local day of the period containing today; None for all time."""
-    today = today or timezone.localdate()
+    today = today or timezone.localdate(timezone=timezone.get_default_timezone())
     if period == "month":
         return today.replace(day=1)
     if period == "quarter":
@@ -38,6 +98,18 @@ def period_start(period: str, today: dt.date | None = None) -> dt.date | None:
     if period == "year":
         return today.replace(month=1, day=1)
     return None
+
+
+def period_end(period: str, today: dt.date | None = None) -> dt.date | None:
+    """First local day after the period containing today; None for all time."""
+    start = period_start(period, today)
+    if start is None:
+        return None
+    month = start.month - 1 + {"month": 1, "quarter": 3, "year": 12}[period]
+    return start.replace(year=start.year + month // 12, month=month % 12 + 1)
+
+
+# --- leaderboard ----------------------------------------------------------------------
 
 
 @dataclass
@@ -49,7 +121,8 @@ class Rank:
 
 
 def _ranked(rows, key) -> list[Rank]:
-    """Standard competition ranking: ties share a rank and the next rank skips (1, 1, 3)."""
+    """Standard competition ranking ("1224"): equal counts share a rank and the next
+    rank skips as many places as there were ties, so rank n means n-1 did better."""
     ranks, previous, rank = [], None, 0
     for position, (obj, count) in enumerate(rows, start=1):
         if count != previous:
@@ -58,60 +131,107 @@ def _ranked(rows, key) -> list[Rank]:
     return ranks
 
 
+def _counter_key(period: str, today: dt.date | None) -> tuple[str, dt.date]:
+    start = period_start(period, today)
+    if start is None:
+        return PostcardCount.Period.ALL, PostcardCount.ALL_TIME_START
+    return period, start
+
+
 def leaderboard(
-    *, period: str = "month", by: str = "person", limit: int = 50, today=None
+    *, period: str = "month", by: str = "person", limit: int = 50, today: dt.date | None = None
 ) -> list[Rank]:
-    """Postcards received in the period (hidden ones never count), highest first.
+    """Visible postcards received in this month / quarter / year / all time, most first,
+    per person or per team (a member of two teams counts for both). Hidden postcards
+    never count. Ties share a rank (standard competition ranking).
 
-    One aggregate over the monthly counters that every send and hide keeps in step,
-    so the cost does not grow with the number of postcards.
+    One query on the counters the send and hide services keep per person and period:
+    for people, the top of the period read in order off the `postcardcount_rank`
+    index; for teams, a sum over that period's rows (at most one per person). Periods
+    are whole local months, quarters and years in settings.TIME_ZONE.
     """
-    start, end = period_start(period, today), period_end(period, today)
-    counters = PostcardMonthly.objects.filter(received__gt=0)
-    if start is not None:
-        counters = counters.filter(month__gte=start, month__lt=end)
+    key, start = _counter_key(period, today)
+    counters = PostcardCount.objects.filter(period=key, start=start, received__gt=0)
     if by == "team":
-        rows = _team_totals(counters)[:limit]
-        teams = Team.objects.in_bulk([team_id for team_id, _ in rows])
-        return _ranked([(teams[t], n) for t, n in rows], "team")
-    rows = list(
-        counters.values("recipient")
-        .annotate(total=Sum("received"))
-        .filter(total__gt=0)
-        .order_by("-total", "recipient")[:limit]
+        rows = (
+            counters.filter(recipient__memberships__isnull=False)
+            .values("recipient__memberships__team", "recipient__memberships__team__name")
+            .annotate(total=Sum("received"))
+            .order_by("-total", "recipient__memberships__team__name")[:limit]
+        )
+        return _ranked(
+            (
+                (
+                    Team(
+                        pk=r["recipient__memberships__team"],
+                        name=r["recipient__memberships__team__name"],
+                    ),
+                    r["total"],
+                )
+                for r in rows
+            ),
+            "team",
+        )
+    rows = counters.order_by("-received", "recipient").values_list(
+        "recipient",
+        "recipient__username",
+        "recipient__first_name",
+        "recipient__last_name",
+        "received",
+    )[:limit]
+    return _ranked(
+        (
+            (User(pk=pk, username=username, first_name=first, last_name=last), received)
+            for pk, username, first, last, received in rows
+        ),
+        "user",
     )
-    users = User.objects.in_bulk([r["recipient"] for r in rows])
-    return _ranked([(users[r["recipient"]], r["total"]) for r in rows], "user")
 
 
-def _team_totals(counters) -> list[tuple[int, int]]:
-    """Postcards received by each team's members (a member of two teams counts for both)."""
-    rows = (
-        counters.filter(recipient__memberships__isnull=False)
-        .values("recipient__memberships__team")
-        .annotate(total=Sum("received"))
-        .filter(total__gt=0)
-        .order_by("-total", "recipient__memberships__team")
-    )
-    return [(r["recipient__memberships__team"], r["total"]) for r in rows]
+# --- feed and person page -------------------------------------------------------------
 
 
-def feed(*, team_id: int | None = None, value_id: int | None = None, limit: int = 30):
+def feed(
+    *,
+    team_id: int | None = None,
+    value_id: int | None = None,
+    recipient=None,
+    before: int | None = None,
+    limit: int = FEED_PAGE,
+) -> list[Postcard]:
+    """Visible postcards, newest first; received by a member of `team_id`, of
+    `value_id`, received by `recipient`, older than postcard `before` (the "older"
+    link) when given."""
     qs = Postcard.objects.visible().for_feed()
+    if recipient is not None:
+        qs = qs.filter(recipient=recipient)
     if team_id is not None:
-        qs = qs.filter(recipient__memberships__team_id=team_id).distinct()
+        qs = qs.filter(
+            recipient_id__in=Membership.objects.filter(team_id=team_id).values("user_id")
+        )
     if value_id is not None:
         qs = qs.filter(value_id=value_id)
-    return qs.order_by("-created_at")[:limit]
+    if before is not None:
+        cursor = Postcard.objects.filter(pk=before).values_list("created_at", flat=True).first()
+        if cursor is not None:
+            qs = qs.filter(Q(created_at__lt=cursor) | Q(created_at=cursor, pk__lt=before))
+    return list(qs.order_by("-created_at", "-pk")[:limit])
 
 
-def received_by(user, *, limit: int = 100):
+def received_count(user) -> int:
+    """Visible postcards ever received: the person's all-time counter."""
     return (
-        Postcard.objects.visible().for_feed().filter(recipient=user).order_by("-created_at")[:limit]
+        PostcardCount.objects.filter(
+            recipient=user, period=PostcardCount.Period.ALL, start=PostcardCount.ALL_TIME_START
+        )
+        .values_list("received", flat=True)
+        .first()
+        or 0
     )
 
 
 def colleagues_matching(query: str, *, exclude_user, limit: int = 10):
+    """Active colleagues whose first name, last name or username contain every word typed."""
     query = (query or "").strip()
     if len(query) < 2:
         return User.objects.none()
@@ -125,7 +245,14 @@ def colleagues_matching(query: str, *, exclude_user, limit: int = 10):
     return (
         User.objects.filter(q, is_active=True)
         .exclude(pk=exclude_user.pk)
-        .order_by("first_name", "last_name")[:limit]
+        .order_by("first_name", "last_name", "username")[:limit]
+    )
+
+
+def colleagues_by_username(username: str, *, exclude_user):
+    """The colleague a "Thank them" link names, or None (never oneself)."""
+    return (
+        User.objects.filter(username=username, is_active=True).exclude(pk=exclude_user.pk).first()
     )
 
 
@@ -133,46 +260,122 @@ def active_values():
     return Value.objects.filter(active=True)
 
 
-@dataclass
+# --- praise wall ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class Praise:
-    response: Response
+    """A promoter comment as every employee may see it: no contact details, the
+    customer as first name and initial, the comment scrubbed (see privacy.py)."""
+
+    response_id: int
+    score: int
+    comment: str
+    touchpoint: str
+    created_at: dt.datetime
     customer: str
 
 
-def praise_wall(*, days: int = 30, limit: int = 60, include_excluded: bool = False) -> list[Praise]:
-    """Promoter comments of the last `days` days. The customer is named by first name and
-    initial at most: no email, no phone, no surname ever leaves this function."""
-    since = timezone.now() - dt.timedelta(days=days)
-    qs = (
-        Response.objects.filter(category=nps.PROMOTER, created_at__gte=since)
-        .exclude(comment="")
-        .select_related("touchpoint", "person")
-        .order_by("-created_at")
+def praise_of(response: Response) -> Praise:
+    """One response as praise (the send page quotes the praise that inspired it)."""
+    name = response.person.name if response.person else ""
+    return Praise(
+        response_id=response.pk,
+        score=response.score,
+        comment=scrub_comment(response.comment, customer_name=name),
+        touchpoint=response.touchpoint.name,
+        created_at=response.created_at,
+        customer=customer_label(name),
     )
-    if not include_excluded:
-        qs = qs.filter(praise_exclusion__isnull=True)
+
+
+PRAISE_FIELDS = ("pk", "score", "comment", "created_at", "touchpoint__name", "person__name")
+
+
+def praise_wall(*, days: int = PRAISE_DAYS, limit: int = 50) -> list[Praise]:
+    """Promoter (9–10) comments of the last `days` local days, newest first, without
+    those a CX admin excluded.
+
+    Only the fields in PRAISE_FIELDS are read: a customer's email and phone never
+    leave the database here. On PostgreSQL the query is one UNION ALL of a short
+    newest-first scan per touchpoint on the comments index, so its cost does not grow
+    with the number of responses.
+    """
+    today = timezone.localdate(timezone=timezone.get_default_timezone())
+    first_day = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first_day, dt.time.min, tzinfo=timezone.get_default_timezone())
+    excluded = PraiseExclusion.objects.filter(response=OuterRef("pk"))
+    base = (
+        # NOT EXISTS rather than a LEFT JOIN: the join's row estimate made PostgreSQL
+        # read a month of comments and sort them (33 ms at 1M responses, 8 ms this way).
+        Response.objects.filter(~Exists(excluded), category=nps.PROMOTER, created_at__gte=since)
+        .exclude(comment="")
+        .values(*PRAISE_FIELDS)
+        .order_by("-created_at", "-pk")
+    )
+    touchpoint_ids = list(Touchpoint.objects.order_by().values_list("pk", flat=True))
+    if connection.features.supports_slicing_ordering_in_compound and len(touchpoint_ids) > 1:
+        arms = [base.filter(touchpoint_id=t)[:limit] for t in touchpoint_ids]
+        rows = arms[0].union(*arms[1:], all=True).order_by("-created_at", "-pk")[:limit]
+    else:
+        rows = base[:limit]
     return [
-        Praise(response=r, customer=r.person.first_name_and_initial if r.person else "A customer")
-        for r in qs[:limit]
+        Praise(
+            response_id=r["pk"],
+            score=r["score"],
+            comment=scrub_comment(r["comment"], customer_name=r["person__name"]),
+            touchpoint=r["touchpoint__name"],
+            created_at=r["created_at"],
+            customer=customer_label(r["person__name"]),
+        )
+        for r in rows
     ]
 
 
-def shoutouts_for(user):
-    from cxhub import roles
+# --- shout-outs and the dashboard -----------------------------------------------------
 
+
+@dataclass
+class ShoutOutView:
+    shoutout: ShoutOut
+    customer: str
+    comment: str
+    candidates: list
+
+
+def shoutout_view(shoutout: ShoutOut) -> ShoutOutView:
+    name = shoutout.response.person.name if shoutout.response.person else ""
+    return ShoutOutView(
+        shoutout=shoutout,
+        customer=customer_label(name),
+        comment=scrub_comment(shoutout.response.comment, customer_name=name),
+        candidates=sorted(shoutout.candidates.all(), key=lambda u: (u.get_full_name(), u.username)),
+    )
+
+
+def shoutouts_pending_for(user) -> list[ShoutOutView]:
+    """The shout-outs waiting for this lead, newest first."""
     qs = (
-        ShoutOut.objects.filter(status=ShoutOut.Status.PENDING)
+        ShoutOut.objects.filter(lead=user, status=ShoutOut.Status.PENDING)
         .select_related("response__touchpoint", "response__person")
         .prefetch_related("candidates")
+        .order_by("-created_at")
     )
-    if not roles.is_cx_admin(user):
-        qs = qs.filter(lead=user)
-    return qs.order_by("-created_at")
+    return [shoutout_view(s) for s in qs]
 
 
-def dashboard_panel() -> dict:
-    return {
-        "latest_postcards": list(feed(limit=5)),
+def dashboard_panel(*, user=None) -> dict:
+    """The home dashboard's Customer Champions panel: the latest postcards, the top
+    five of the month, a few fresh praise comments, and for a lead the number of
+    shout-outs waiting. Four queries (five for a lead)."""
+    panel = {
+        "latest_postcards": feed(limit=5),
         "top_of_month": leaderboard(period="month", limit=5),
         "fresh_praise": praise_wall(limit=3),
+        "pending_shoutouts": 0,
     }
+    if user is not None and roles.team_ids_with_role(user, Membership.Role.LEAD):
+        panel["pending_shoutouts"] = ShoutOut.objects.filter(
+            lead=user, status=ShoutOut.Status.PENDING
+        ).count()
+    return panel

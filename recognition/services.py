@@ -1,60 +1,191 @@
-"""Writes for recognition: postcards, hiding, praise moderation, customer shout-outs."""
+"""Writes for recognition: postcards, hiding, praise moderation, nicknames, customer
+shout-outs, and the per-period counters the leaderboard reads.
+
+Every service that writes several rows is one transaction; email goes out after the
+commit, from a Celery task.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-import unicodedata
+from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, DateField
+from django.db.models.functions import TruncMonth
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from cxhub import roles
-from cxhub.models import Membership
-from cxhub.queue import enqueue_on_commit
-from recognition.models import Postcard, PostcardMonthly, PraiseExclusion, Profile, ShoutOut, Value
+from cxhub.models import Membership, Team
+from cxhub.queue import enqueue_on_commit, publish
+from recognition.models import (
+    MESSAGE_MAX_LENGTH,
+    Postcard,
+    PostcardCount,
+    PraiseExclusion,
+    Profile,
+    ShoutOut,
+    Value,
+)
+from recognition.privacy import customer_label, fold, scrub_comment
 from surveys import nps
 from surveys.models import Response
 
+logger = logging.getLogger(__name__)
 User = get_user_model()
-MESSAGE_MAX_LENGTH = 1000
 SHOUT_OUT_VALUE = "Customer shout-out"
+NICKNAME_MAX_LENGTH = 40
 
 
 class RecognitionError(Exception):
-    """Something the rules do not allow; the message says what."""
+    """Something the rules do not allow; the message says what, in words for the user."""
 
 
 def daily_cap() -> int:
     return getattr(settings, "POSTCARD_DAILY_CAP", 5)
 
 
-def _month(moment: dt.datetime) -> dt.date:
-    return timezone.localtime(moment).date().replace(day=1)
+# --- time: days and months are cut in settings.TIME_ZONE ------------------------------
+
+
+def local_day_start(moment: dt.datetime) -> dt.datetime:
+    """Midnight of the local day containing `moment`, in the installation's zone."""
+    zone = timezone.get_default_timezone()
+    day = timezone.localtime(moment, zone).date()
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+
+
+def local_month(moment: dt.datetime) -> dt.date:
+    """First day of the local month containing `moment`."""
+    return timezone.localtime(moment, timezone.get_default_timezone()).date().replace(day=1)
+
+
+# --- leaders ------------------------------------------------------------------------
+
+
+def _team_lead(team: Team):
+    """A team's lead: Team.lead, or else its first member with the lead role."""
+    if team.lead_id and team.lead.is_active:
+        return team.lead
+    membership = (
+        Membership.objects.filter(team=team, role=Membership.Role.LEAD, user__is_active=True)
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    return membership.user if membership else None
+
+
+def leads_of(user) -> list:
+    """The leads of every team `user` belongs to, `user` excepted."""
+    leads = {}
+    for team in Team.objects.filter(memberships__user=user).select_related("lead"):
+        lead = _team_lead(team)
+        if lead is not None and lead.pk != user.pk:
+            leads[lead.pk] = lead
+    return list(leads.values())
+
+
+# --- leaderboard counters -------------------------------------------------------------
+
+
+def counter_keys(month: dt.date) -> list[tuple[str, dt.date]]:
+    """The (period, start) counters a postcard of this local month adds to."""
+    return [
+        (PostcardCount.Period.MONTH, month),
+        (PostcardCount.Period.QUARTER, month.replace(month=3 * ((month.month - 1) // 3) + 1)),
+        (PostcardCount.Period.YEAR, month.replace(month=1)),
+        (PostcardCount.Period.ALL, PostcardCount.ALL_TIME_START),
+    ]
+
+
+# Identifiers are quoted the standard way, which PostgreSQL and SQLite both accept.
+COUNT_SQL = (
+    'INSERT INTO "recognition_postcardcount" ("recipient_id", "period", "start", "received") '
+    "VALUES (%s, %s, %s, %s), (%s, %s, %s, %s), (%s, %s, %s, %s), (%s, %s, %s, %s) "
+    'ON CONFLICT ("period", "start", "recipient_id") DO UPDATE '
+    'SET "received" = "recognition_postcardcount"."received" + EXCLUDED."received"'
+)
 
 
 def _count(recipient_id: int, moment: dt.datetime, delta: int) -> None:
-    """Keep PostcardMonthly in step; call inside the postcard's transaction."""
-    month = _month(moment)
-    updated = PostcardMonthly.objects.filter(recipient_id=recipient_id, month=month).update(
-        received=F("received") + delta
-    )
-    if not updated:
-        try:
-            with transaction.atomic():
-                PostcardMonthly.objects.create(
-                    recipient_id=recipient_id, month=month, received=delta
-                )
-        except IntegrityError:  # created by a concurrent postcard: add to it
-            PostcardMonthly.objects.filter(recipient_id=recipient_id, month=month).update(
-                received=F("received") + delta
-            )
+    """Add `delta` to the recipient's four counters for the local month of `moment`.
+
+    One INSERT … ON CONFLICT DO UPDATE (PostgreSQL and SQLite), so concurrent postcards
+    to the same person add up without a lost update. Called inside the transaction
+    that sends or hides the postcard: counters and postcards commit together.
+    """
+    keys = counter_keys(local_month(moment))
+    params = [
+        v for period, start in keys for v in (recipient_id, str(period), start.isoformat(), delta)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(COUNT_SQL, params)
+
+
+def postcard_counters_rebuild() -> int:
+    """Recompute every leaderboard counter from the visible postcards. Returns the
+    number of counter rows written or deleted.
+
+    The postcards are the truth; the counters are a copy kept in step by the send and
+    hide services. This repairs them after a bulk load or a change of TIME_ZONE, and
+    is safe to run at any time: sends and hides wait for it, then count on top.
+    """
+    zone = timezone.get_default_timezone()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {PostcardCount._meta.db_table} IN EXCLUSIVE MODE")
+        monthly = (
+            Postcard.objects.visible()
+            .annotate(month=TruncMonth("created_at", output_field=DateField(), tzinfo=zone))
+            .values_list("recipient_id", "month")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        truth: dict[tuple[str, dt.date, int], int] = defaultdict(int)
+        for recipient_id, month, n in monthly:
+            for period, start in counter_keys(month):
+                truth[(str(period), start, recipient_id)] += n
+        stored = {
+            (c.period, c.start, c.recipient_id): c
+            for c in PostcardCount.objects.all().iterator(chunk_size=5000)
+        }
+        changed = [c for key, c in stored.items() if key in truth and c.received != truth[key]]
+        for c in changed:
+            c.received = truth[(c.period, c.start, c.recipient_id)]
+        PostcardCount.objects.bulk_update(changed, ["received"], batch_size=2000)
+        stale = [c.pk for key, c in stored.items() if key not in truth]
+        for i in range(0, len(stale), 5000):
+            PostcardCount.objects.filter(pk__in=stale[i : i + 5000]).delete()
+        new = [
+            PostcardCount(recipient_id=r, period=p, start=s, received=n)
+            for (p, s, r), n in truth.items()
+            if (p, s, r) not in stored
+        ]
+        PostcardCount.objects.bulk_create(new, batch_size=5000)
+        return len(changed) + len(stale) + len(new)
+
+
+# --- postcards ------------------------------------------------------------------------
+
+
+def _check_inspiration(response: Response | None) -> None:
+    """Only promoter praise may inspire a postcard: it is shown to everyone."""
+    if response is None:
+        return
+    excluded = PraiseExclusion.objects.filter(response=response).exists()
+    if response.category != nps.PROMOTER or not response.comment or excluded:
+        raise RecognitionError(
+            "Only a customer's praise (a 9 or 10 with a comment) can be attached."
+        )
 
 
 def postcard_send(
@@ -69,10 +200,12 @@ def postcard_send(
 ) -> tuple[Postcard, bool]:
     """Send a Customer Champion postcard. Returns (postcard, created).
 
-    Refuses a postcard to oneself, an empty or over-long message, an inactive value
-    and more than the daily cap per sender (customer shout-outs do not count). The
-    same idempotency key from the same sender returns the first postcard: a double
-    submit sends one. The recipient and their team lead are emailed after commit.
+    Guarantees: no postcard to oneself; a message of 1 to 1,000 characters; an offered
+    value; at most `POSTCARD_DAILY_CAP` postcards per sender and local day (customer
+    shout-outs do not count); the same idempotency key from the same sender returns
+    the first postcard, so a double submit sends one. On refusal nothing is saved and
+    RecognitionError says why. The recipient's counters move in the same
+    transaction; the recipient and their team lead are emailed after the commit.
     """
     message = (message or "").strip()
     if not idempotency_key:
@@ -88,18 +221,18 @@ def postcard_send(
         raise RecognitionError("Write a message: what did they do for the customer?")
     if len(message) > MESSAGE_MAX_LENGTH:
         raise RecognitionError(
-            f"The message is {len(message)} characters long; keep it under {MESSAGE_MAX_LENGTH}."
+            f"The message is {len(message)} characters long: at most {MESSAGE_MAX_LENGTH}."
         )
-    if not value.active:
+    if not value.active and not from_customer:
         raise RecognitionError("That value is no longer offered; choose another.")
+    _check_inspiration(response)
     now = timezone.now()
     with transaction.atomic():
-        # Serialise one sender's postcards so that two tabs cannot both pass the cap.
+        # One sender's postcards are serialised, so two tabs cannot both pass the cap.
         User.objects.select_for_update().filter(pk=sender.pk).first()
         if not from_customer:
-            start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
             sent_today = Postcard.objects.filter(
-                sender=sender, from_customer=False, created_at__gte=start
+                sender=sender, from_customer=False, created_at__gte=local_day_start(now)
             ).count()
             if sent_today >= daily_cap():
                 raise RecognitionError(
@@ -118,7 +251,7 @@ def postcard_send(
                     idempotency_key=idempotency_key,
                     created_at=now,
                 )
-        except IntegrityError:
+        except IntegrityError:  # the same submit, committed a moment ago by another request
             return Postcard.objects.get(sender=sender, idempotency_key=idempotency_key), False
         _count(recipient.pk, now, +1)
         from recognition import tasks
@@ -128,7 +261,9 @@ def postcard_send(
 
 
 def postcard_hide(*, postcard: Postcard, by, reason: str = "") -> Postcard:
-    """A CX admin hides an abusive postcard: it then counts nowhere; who and when is kept."""
+    """A CX admin hides an abusive postcard. From then on it counts nowhere (feed,
+    person page, leaderboard, dashboard); who hid it, when and why is kept. Hiding
+    twice changes nothing."""
     if not roles.is_cx_admin(by):
         raise RecognitionError("Only CX admins can hide postcards.")
     with transaction.atomic():
@@ -143,46 +278,79 @@ def postcard_hide(*, postcard: Postcard, by, reason: str = "") -> Postcard:
     return postcard
 
 
-def postcard_notify(*, postcard_id: int) -> int:
-    """Email the recipient and their team lead(s). Returns the number of emails sent."""
-    postcard = Postcard.objects.for_feed().filter(pk=postcard_id, hidden_at__isnull=True).first()
-    if postcard is None:
-        return 0
+def _postcard_emails(postcard: Postcard) -> list[EmailMessage]:
     url = settings.SITE_URL + reverse("recognition:person", args=[postcard.recipient.username])
     context = {"postcard": postcard, "url": url}
-    sent = 0
+    emails = []
     if postcard.recipient.email:
-        send_mail(
-            subject=f"You are a Customer Champion: {postcard.value.name}",
-            message=render_to_string("recognition/email/postcard.txt", context),
-            from_email=None,
-            recipient_list=[postcard.recipient.email],
+        emails.append(
+            EmailMessage(
+                subject=f"You are a Customer Champion: {postcard.value.name}",
+                body=render_to_string("recognition/email/postcard.txt", context),
+                to=[postcard.recipient.email],
+            )
         )
-        sent += 1
-    leads = (
-        User.objects.filter(
-            memberships__role=Membership.Role.LEAD,
-            memberships__team__memberships__user=postcard.recipient,
-            is_active=True,
-        )
-        .exclude(pk=postcard.recipient_id)
-        .exclude(email="")
-        .distinct()
-    )
-    for lead in leads:
-        send_mail(
-            subject=f"{postcard.recipient.get_full_name()} received a Customer Champion postcard",
-            message=render_to_string(
-                "recognition/email/postcard_lead.txt", {**context, "lead": lead}
-            ),
-            from_email=None,
-            recipient_list=[lead.email],
-        )
-        sent += 1
-    return sent
+    for lead in leads_of(postcard.recipient):
+        if lead.email and lead.pk != postcard.sender_id:
+            emails.append(
+                EmailMessage(
+                    subject=(
+                        f"{postcard.recipient.get_full_name() or postcard.recipient.username}"
+                        " received a Customer Champion postcard"
+                    ),
+                    body=render_to_string(
+                        "recognition/email/postcard_lead.txt", {**context, "lead": lead}
+                    ),
+                    to=[lead.email],
+                )
+            )
+    return emails
+
+
+def postcard_notify(*, postcard_id: int) -> int:
+    """Email the recipient and their team lead(s) once. Returns the emails sent.
+
+    The postcard is claimed (notified_at set) before sending, so a task delivered
+    twice sends once; if sending fails the claim is released and the task retries.
+    A hidden postcard is never announced.
+    """
+    claimed = Postcard.objects.filter(
+        pk=postcard_id, notified_at__isnull=True, hidden_at__isnull=True
+    ).update(notified_at=timezone.now())
+    if not claimed:
+        return 0
+    postcard = Postcard.objects.select_related("sender", "recipient", "value").get(pk=postcard_id)
+    emails = _postcard_emails(postcard)
+    try:
+        if emails:
+            get_connection().send_messages(emails)
+    except Exception:
+        Postcard.objects.filter(pk=postcard_id).update(notified_at=None)
+        raise
+    return len(emails)
+
+
+def postcards_notify_sweep(*, older_than_minutes: int = 10, within_days: int = 2) -> int:
+    """Re-enqueue the notification of postcards whose task was lost (broker down at
+    send time, worker killed). Returns how many were enqueued."""
+    now = timezone.now()
+    from recognition import tasks
+
+    ids = Postcard.objects.filter(
+        notified_at__isnull=True,
+        hidden_at__isnull=True,
+        created_at__lt=now - dt.timedelta(minutes=older_than_minutes),
+        created_at__gte=now - dt.timedelta(days=within_days),
+    ).values_list("pk", flat=True)[:500]
+    return sum(1 for pk in ids if publish(tasks.postcard_notify, pk))
+
+
+# --- praise wall ----------------------------------------------------------------------
 
 
 def praise_exclude(*, response: Response, by) -> PraiseExclusion:
+    """A CX admin takes a comment off the praise wall (and out of shout-outs). The
+    response itself is not changed: the exclusion lives in recognition."""
     if not roles.is_cx_admin(by):
         raise RecognitionError("Only CX admins can take comments off the praise wall.")
     exclusion, _ = PraiseExclusion.objects.get_or_create(
@@ -191,40 +359,37 @@ def praise_exclude(*, response: Response, by) -> PraiseExclusion:
     return exclusion
 
 
-def profile_set_nickname(*, user, nickname: str) -> Profile:
-    nickname = (nickname or "").strip()
-    if nickname and len(_words(nickname)) == 0:
-        raise RecognitionError("A nickname needs letters.")
-    profile, _ = Profile.objects.get_or_create(user=user)
-    profile.nickname = nickname[:40]
-    profile.save(update_fields=["nickname"])
-    return profile
-
-
-# --- customer shout-outs ------------------------------------------------------------
-
-
-def _fold(text: str) -> str:
-    """Lower case without accents, so 'Chloé' in a comment matches 'Chloe' and back."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+# --- nicknames and customer shout-outs --------------------------------------------------
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", _fold(text))
+    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", fold(text))
 
 
-def _names_index():
-    """Every way a customer may name an active employee: 'first last' and nicknames."""
+def profile_set_nickname(*, user, nickname: str) -> Profile:
+    """Set (or clear, with "") the name customers may know the employee by."""
+    nickname = " ".join((nickname or "").split())
+    if len(nickname) > NICKNAME_MAX_LENGTH:
+        raise RecognitionError(f"Keep the nickname under {NICKNAME_MAX_LENGTH} characters.")
+    if nickname and len("".join(_words(nickname))) < 2:
+        raise RecognitionError("A nickname needs at least two letters.")
+    profile, _ = Profile.objects.update_or_create(user=user, defaults={"nickname": nickname})
+    return profile
+
+
+def _names_index() -> dict[tuple[str, ...], set[int]]:
+    """Every way a customer may name an active employee: "first last" and nicknames."""
     index: dict[tuple[str, ...], set[int]] = {}
     staff = User.objects.filter(is_active=True, memberships__isnull=False).distinct()
     for user_id, first, last in staff.values_list("pk", "first_name", "last_name"):
-        if first and last:
-            index.setdefault(tuple(_words(f"{first} {last}")), set()).add(user_id)
+        key = tuple(_words(f"{first} {last}"))
+        if first.strip() and last.strip() and key:
+            index.setdefault(key, set()).add(user_id)
     for user_id, nickname in (
         Profile.objects.exclude(nickname="")
-        .filter(user__is_active=True)
+        .filter(user__is_active=True, user__memberships__isnull=False)
         .values_list("user_id", "nickname")
+        .distinct()
     ):
         key = tuple(_words(nickname))
         if key:
@@ -232,49 +397,52 @@ def _names_index():
     return index
 
 
-def names_in(comment: str) -> dict[str, set[int]]:
-    """The employee names a comment mentions, as {name as written: matching user ids}."""
+def names_in(comment: str, *, index=None) -> dict[str, set[int]]:
+    """The employee names a comment mentions, as {name: ids of everyone it fits}.
+
+    Whole words only, regardless of case and accents. When one name found is part of
+    a longer one ("Sarah" in "Sarah Lopez"), only the longer one counts.
+    """
     words = _words(comment)
     found: dict[str, set[int]] = {}
-    for key, user_ids in _names_index().items():
+    for key, user_ids in (index if index is not None else _names_index()).items():
         n = len(key)
-        for i in range(len(words) - n + 1):
-            if tuple(words[i : i + n]) == key:
-                found.setdefault(" ".join(key), set()).update(user_ids)
-                break
-    # "Sarah Lopez" also contains a nickname "Sarah": keep the longest name only.
+        if any(tuple(words[i : i + n]) == key for i in range(len(words) - n + 1)):
+            found.setdefault(" ".join(key), set()).update(user_ids)
     for name in list(found):
         if any(name != other and f" {name} " in f" {other} " for other in found):
             del found[name]
     return found
 
 
-def _lead_of(user_ids: set[int], fallback_team_id: int | None):
-    teams = set(Membership.objects.filter(user_id__in=user_ids).values_list("team_id", flat=True))
-    if len(teams) != 1 and fallback_team_id is not None:
-        teams = {fallback_team_id}
-    return (
-        User.objects.filter(
-            memberships__team_id__in=teams, memberships__role=Membership.Role.LEAD, is_active=True
-        )
-        .order_by("pk")
-        .first()
+def _lead_for(user_ids: set[int], touchpoint_team_id: int | None):
+    """Who decides: the lead of the team of the person named; when the name fits
+    people in several teams (or one person in several teams), the lead of the
+    touchpoint's team if it is one of them, else of the touchpoint's team anyway."""
+    team_ids = set(
+        Membership.objects.filter(user_id__in=user_ids).values_list("team_id", flat=True)
     )
+    if touchpoint_team_id in team_ids or (len(team_ids) != 1 and touchpoint_team_id):
+        team_id = touchpoint_team_id
+    elif len(team_ids) == 1:
+        team_id = team_ids.pop()
+    else:
+        return None
+    team = Team.objects.select_related("lead").filter(pk=team_id).first()
+    return _team_lead(team) if team else None
 
 
-def shoutouts_suggest(*, response_id: int) -> list[ShoutOut]:
-    """Propose a postcard "from the customer" for every employee a promoter comment names.
-
-    A name that fits one person goes to that person's team lead; a name that fits
-    several is not guessed: all of them are candidates, for the lead of the
-    touchpoint's team to choose. Safe to run twice.
-    """
+def shoutouts_suggest(*, response_id: int, index=None) -> list[ShoutOut]:
+    """Propose a postcard "from the customer" for every employee a promoter comment
+    names, to that employee's team lead. A name that fits several people is not
+    guessed: they are all candidates and the lead chooses. Safe to run twice (one
+    shout-out per response and name). Returns the shout-outs made now."""
     response = Response.objects.select_related("touchpoint").filter(pk=response_id).first()
-    if response is None or response.category != nps.PROMOTER or not response.comment:
+    if response is None or response.category != nps.PROMOTER or not response.comment.strip():
         return []
     made = []
-    for name, user_ids in names_in(response.comment).items():
-        lead = _lead_of(user_ids, response.touchpoint.owner_team_id)
+    for name, user_ids in names_in(response.comment, index=index).items():
+        lead = _lead_for(user_ids, response.touchpoint.owner_team_id)
         with transaction.atomic():
             shoutout, created = ShoutOut.objects.get_or_create(
                 response=response, matched_name=name, defaults={"lead": lead}
@@ -285,39 +453,67 @@ def shoutouts_suggest(*, response_id: int) -> list[ShoutOut]:
     return made
 
 
-def _shoutout_value() -> Value:
-    value, _ = Value.objects.get_or_create(name=SHOUT_OUT_VALUE, defaults={"position": 999})
+def shoutouts_suggest_sweep(*, hours: int = 3) -> int:
+    """Redo the suggestions for promoter comments recorded or changed in the last
+    `hours` (for a task lost with the broker). Idempotent. Returns shout-outs made."""
+    since = timezone.now() - dt.timedelta(hours=hours)
+    ids = (
+        Response.objects.filter(updated_at__gte=since, category=nps.PROMOTER)
+        .exclude(comment="")
+        .values_list("pk", flat=True)
+    )
+    index = _names_index()
+    return sum(len(shoutouts_suggest(response_id=pk, index=index)) for pk in ids.iterator())
+
+
+def shoutout_value() -> Value:
+    """The value of published shout-outs; inactive, so colleagues cannot pick it."""
+    value, _ = Value.objects.get_or_create(
+        name=SHOUT_OUT_VALUE, defaults={"position": 999, "active": False}
+    )
     return value
 
 
-def can_decide_shoutout(user, shoutout: ShoutOut) -> bool:
-    return roles.is_cx_admin(user) or shoutout.lead_id == user.pk
+def shoutout_message(response: Response) -> str:
+    name = response.person.name if response.person else ""
+    prefix = f"{customer_label(name)} wrote: “"
+    room = MESSAGE_MAX_LENGTH - len(prefix) - 1
+    comment = scrub_comment(response.comment.strip(), customer_name=name)
+    if len(comment) > room:
+        comment = comment[: room - 1].rstrip() + "…"
+    return f"{prefix}{comment}”"
 
 
 def shoutout_publish(*, shoutout: ShoutOut, by, recipient=None) -> Postcard:
-    """The lead publishes the customer's praise as a postcard, in one click."""
-    if not can_decide_shoutout(by, shoutout):
+    """The lead publishes the customer's praise as a postcard, in one click.
+
+    Only the lead the shout-out was proposed to may; `recipient` must be one of the
+    candidates (and is required when there are several). Published once: a second
+    click is refused. The postcard carries the customer's first name and initial.
+    """
+    if shoutout.lead_id is None or shoutout.lead_id != by.pk:
         raise RecognitionError("Only the team lead this shout-out was sent to can publish it.")
     with transaction.atomic():
         shoutout = ShoutOut.objects.select_for_update().get(pk=shoutout.pk)
         if shoutout.status != ShoutOut.Status.PENDING:
             raise RecognitionError("This shout-out was already handled.")
-        candidates = list(shoutout.candidates.all())
+        candidates = {c.pk: c for c in shoutout.candidates.filter(is_active=True)}
         if recipient is None:
             if len(candidates) != 1:
                 raise RecognitionError(
                     "Several colleagues have this name: choose who the customer meant."
                 )
-            recipient = candidates[0]
-        elif recipient.pk not in {c.pk for c in candidates}:
+            recipient = next(iter(candidates.values()))
+        elif recipient.pk not in candidates:
             raise RecognitionError("Choose one of the colleagues the name matches.")
         response = Response.objects.select_related("person").get(pk=shoutout.response_id)
-        customer = response.person.first_name_and_initial if response.person else "A customer"
+        if PraiseExclusion.objects.filter(response=response).exists():
+            raise RecognitionError("A CX admin took this comment off the praise wall.")
         postcard, _ = postcard_send(
             sender=by,
             recipient=recipient,
-            value=_shoutout_value(),
-            message=f"{customer} wrote: “{response.comment[:900]}”",
+            value=shoutout_value(),
+            message=shoutout_message(response),
             response=response,
             from_customer=True,
             idempotency_key=f"shoutout-{shoutout.pk}",
@@ -325,15 +521,17 @@ def shoutout_publish(*, shoutout: ShoutOut, by, recipient=None) -> Postcard:
         shoutout.status = ShoutOut.Status.PUBLISHED
         shoutout.postcard = postcard
         shoutout.decided_at = timezone.now()
-        shoutout.save(update_fields=["status", "postcard", "decided_at"])
+        shoutout.decided_by = by
+        shoutout.save(update_fields=["status", "postcard", "decided_at", "decided_by"])
     return postcard
 
 
 def shoutout_dismiss(*, shoutout: ShoutOut, by) -> ShoutOut:
-    if not can_decide_shoutout(by, shoutout):
+    """The lead declines a shout-out (a false match, say). Once only."""
+    if shoutout.lead_id is None or shoutout.lead_id != by.pk:
         raise RecognitionError("Only the team lead this shout-out was sent to can dismiss it.")
     updated = ShoutOut.objects.filter(pk=shoutout.pk, status=ShoutOut.Status.PENDING).update(
-        status=ShoutOut.Status.DISMISSED, decided_at=timezone.now()
+        status=ShoutOut.Status.DISMISSED, decided_at=timezone.now(), decided_by=by
     )
     if not updated:
         raise RecognitionError("This shout-out was already handled.")

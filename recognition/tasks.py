@@ -1,4 +1,8 @@
-"""Background work for recognition. Tasks take ids, call a service, hold no logic."""
+"""Background work for recognition. Tasks take ids, call a service, hold no logic.
+
+Periodic ones (for CELERY_BEAT_SCHEDULE): postcards_notify_sweep every 5 minutes,
+shoutouts_suggest_sweep hourly, postcard_counters_rebuild nightly.
+"""
 
 import smtplib
 
@@ -15,5 +19,20 @@ def postcard_notify(postcard_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+def postcards_notify_sweep() -> int:
+    return services.postcards_notify_sweep()
+
+
+@shared_task(acks_late=True)
 def shoutouts_suggest(response_id: int) -> int:
     return len(services.shoutouts_suggest(response_id=response_id))
+
+
+@shared_task(acks_late=True)
+def shoutouts_suggest_sweep() -> int:
+    return services.shoutouts_suggest_sweep()
+
+
+@shared_task(acks_late=True)
+def postcard_counters_rebuild() -> int:
+    return services.postcard_counters_rebuild()

@@ -1,21 +1,15 @@
-"""Customer Champions pages. Login → access check → form → service → redirect."""
+"""Customer Champions pages. Login → access helper → form → service → redirect or render."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from cxhub import roles
 from cxhub.models import Team
 from recognition import selectors, services
 from recognition.forms import NicknameForm, PostcardForm
-from recognition.models import Postcard, Profile, ShoutOut, Value
-from surveys import nps
-from surveys.models import Response
-
-User = get_user_model()
+from recognition.models import Profile, Value
 
 
 def _int(value):
@@ -25,6 +19,20 @@ def _int(value):
         return None
 
 
+def _name(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def _page(request, **filters) -> dict:
+    """One page of the feed, and the cursor of the next ("older") page if there is one."""
+    postcards = selectors.feed(
+        before=_int(request.GET.get("before")), limit=selectors.FEED_PAGE + 1, **filters
+    )
+    more = len(postcards) > selectors.FEED_PAGE
+    postcards = postcards[: selectors.FEED_PAGE]
+    return {"postcards": postcards, "older": postcards[-1].pk if more else None}
+
+
 @login_required
 def feed(request):
     team_id, value_id = _int(request.GET.get("team")), _int(request.GET.get("value"))
@@ -32,7 +40,7 @@ def feed(request):
         request,
         "recognition/feed.html",
         {
-            "postcards": selectors.feed(team_id=team_id, value_id=value_id),
+            **_page(request, team_id=team_id, value_id=value_id),
             "teams": Team.objects.all(),
             "values": Value.objects.all(),
             "team_id": team_id,
@@ -41,22 +49,19 @@ def feed(request):
     )
 
 
-def _inspiring_response(response_id):
-    """Only promoter praise may be attached to a postcard (it is shown to everyone)."""
-    if response_id is None:
-        return None
-    return (
-        Response.objects.filter(pk=response_id, category=nps.PROMOTER).exclude(comment="").first()
-    )
-
-
 @login_required
 def send(request):
+    recipient = None
+    if request.GET.get("to"):
+        recipient = selectors.colleagues_by_username(request.GET["to"], exclude_user=request.user)
     form = PostcardForm(
-        request.POST or None, initial={"response": _int(request.GET.get("response"))}
+        request.POST if request.method == "POST" else None,
+        initial={
+            "response": _int(request.GET.get("response")),
+            "recipient": recipient.pk if recipient else None,
+        },
     )
-    error = None
-    if request.method == "POST" and form.is_valid():
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
             postcard, created = services.postcard_send(
@@ -64,50 +69,53 @@ def send(request):
                 recipient=data["recipient"],
                 value=data["value"],
                 message=data["message"],
-                response=_inspiring_response(data["response"]),
+                response=selectors.praise_response(data["response"]),
                 idempotency_key=data["idempotency_key"],
             )
         except services.RecognitionError as exc:
-            error = str(exc)
+            form.add_error(None, str(exc))
         else:
             if created:
                 messages.success(
-                    request, f"Postcard sent to {postcard.recipient.get_full_name()}. Thank you!"
+                    request, f"Postcard sent to {_name(postcard.recipient)}. Thank you!"
+                )
+            else:
+                messages.info(
+                    request, f"Your postcard to {_name(postcard.recipient)} was already sent."
                 )
             return redirect("recognition:feed")
-    chosen = form["recipient"].value() if form.is_bound else None
-    response_id = form["response"].value()
+    chosen = form.cleaned_data.get("recipient") if form.is_bound else recipient
+    inspiration = selectors.praise_response(_int(form["response"].value()))
     return render(
         request,
         "recognition/send.html",
         {
             "form": form,
-            "error": error,
-            "chosen": User.objects.filter(pk=_int(chosen)).first() if chosen else None,
-            "inspiration": _inspiring_response(_int(response_id)),
+            "chosen": chosen,
+            "inspiration": selectors.praise_of(inspiration) if inspiration else None,
         },
-        status=400 if request.method == "POST" else 200,
+        status=400 if form.is_bound else 200,
     )
 
 
 @login_required
 def colleague_search(request):
-    people = selectors.colleagues_matching(request.GET.get("q", ""), exclude_user=request.user)
-    return render(
-        request, "recognition/_colleagues.html", {"people": people, "q": request.GET.get("q", "")}
-    )
+    query = request.GET.get("q", "")
+    people = selectors.colleagues_matching(query, exclude_user=request.user)
+    return render(request, "recognition/_colleagues.html", {"people": people, "q": query})
 
 
 @login_required
 def person(request, username):
-    user = get_object_or_404(User, username=username, is_active=True)
+    colleague = selectors.person_get(username=username)
     return render(
         request,
         "recognition/person.html",
         {
-            "person": user,
-            "postcards": selectors.received_by(user),
-            "profile": Profile.objects.filter(user=user).first(),
+            **_page(request, recipient=colleague),
+            "person": colleague,
+            "received": selectors.received_count(colleague),
+            "profile": Profile.objects.filter(user=colleague).first(),
         },
     )
 
@@ -133,20 +141,13 @@ def leaderboard(request):
 
 @login_required
 def praise(request):
-    admin = roles.is_cx_admin(request.user)
-    return render(
-        request,
-        "recognition/praise.html",
-        {"praise": selectors.praise_wall(include_excluded=False), "can_exclude": admin},
-    )
+    return render(request, "recognition/praise.html", {"praise": selectors.praise_wall()})
 
 
 @login_required
 @require_POST
 def praise_exclude(request, response_id):
-    if not roles.is_cx_admin(request.user):
-        return HttpResponseForbidden("Only CX admins can take comments off the praise wall.")
-    response = get_object_or_404(Response, pk=response_id, category=nps.PROMOTER)
+    response = selectors.praise_get_for_moderation(user=request.user, response_id=response_id)
     services.praise_exclude(response=response, by=request.user)
     if request.htmx:
         return render(request, "recognition/_excluded.html")
@@ -157,69 +158,75 @@ def praise_exclude(request, response_id):
 @login_required
 @require_POST
 def postcard_hide(request, pk):
-    if not roles.is_cx_admin(request.user):
-        return HttpResponseForbidden("Only CX admins can hide postcards.")
-    postcard = get_object_or_404(Postcard, pk=pk)
+    postcard = selectors.postcard_get_for_moderation(user=request.user, pk=pk)
     services.postcard_hide(
         postcard=postcard, by=request.user, reason=request.POST.get("reason", "")
     )
     if request.htmx:
         return render(request, "recognition/_hidden.html")
     messages.success(request, "Postcard hidden. It no longer counts anywhere.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("recognition:feed")
-
-
-def _shoutout_for(request, pk) -> ShoutOut:
-    shoutout = get_object_or_404(ShoutOut.objects.select_related("response"), pk=pk)
-    if not services.can_decide_shoutout(request.user, shoutout):
-        raise Http404("No such shout-out")
-    return shoutout
 
 
 @login_required
 def shoutouts(request):
     return render(
-        request, "recognition/shoutouts.html", {"shoutouts": selectors.shoutouts_for(request.user)}
+        request,
+        "recognition/shoutouts.html",
+        {"shoutouts": selectors.shoutouts_pending_for(request.user)},
     )
+
+
+def _shoutout_decided(request, shoutout, status=200):
+    if request.htmx:
+        shoutout.refresh_from_db()
+        return render(
+            request,
+            "recognition/_shoutout.html",
+            {"s": selectors.shoutout_view(shoutout)},
+            status=status,
+        )
+    return redirect("recognition:shoutouts")
 
 
 @login_required
 @require_POST
 def shoutout_publish(request, pk):
-    shoutout = _shoutout_for(request, pk)
+    shoutout = selectors.shoutout_get_for_user(user=request.user, pk=pk)
     recipient = None
     if request.POST.get("recipient"):
-        recipient = User.objects.filter(pk=_int(request.POST["recipient"])).first()
+        recipient = next(
+            (c for c in shoutout.candidates.all() if c.pk == _int(request.POST["recipient"])),
+            None,
+        )
+        if recipient is None:
+            messages.error(request, "Choose one of the colleagues the name matches.")
+            return _shoutout_decided(request, shoutout, status=400)
     try:
         postcard = services.shoutout_publish(
             shoutout=shoutout, by=request.user, recipient=recipient
         )
     except services.RecognitionError as exc:
         messages.error(request, str(exc))
-        status = 400
-    else:
-        messages.success(
-            request, f"Published: {postcard.recipient.get_full_name()} is a Customer Champion."
-        )
-        status = 200
-    if request.htmx:
-        shoutout.refresh_from_db()
-        return render(request, "recognition/_shoutout.html", {"s": shoutout}, status=status)
-    return redirect("recognition:shoutouts")
+        return _shoutout_decided(request, shoutout, status=400)
+    messages.success(request, f"Published: {_name(postcard.recipient)} is a Customer Champion.")
+    return _shoutout_decided(request, shoutout)
 
 
 @login_required
 @require_POST
 def shoutout_dismiss(request, pk):
-    shoutout = _shoutout_for(request, pk)
+    shoutout = selectors.shoutout_get_for_user(user=request.user, pk=pk)
     try:
         services.shoutout_dismiss(shoutout=shoutout, by=request.user)
     except services.RecognitionError as exc:
         messages.error(request, str(exc))
-    if request.htmx:
-        shoutout.refresh_from_db()
-        return render(request, "recognition/_shoutout.html", {"s": shoutout})
-    return redirect("recognition:shoutouts")
+        return _shoutout_decided(request, shoutout, status=400)
+    messages.info(request, "Dismissed.")
+    return _shoutout_decided(request, shoutout)
 
 
 @login_required
@@ -234,7 +241,7 @@ def my_profile(request):
         except services.RecognitionError as exc:
             form.add_error("nickname", str(exc))
         else:
-            messages.success(request, "Saved.")
+            messages.success(request, "Nickname saved.")
             return redirect("recognition:person", username=request.user.username)
     return render(
         request, "recognition/me.html", {"form": form}, status=400 if form.errors else 200

@@ -167,3 +167,32 @@ def public_touchpoint(slug: str) -> Touchpoint | None:
 
 def public_touchpoints_forget() -> None:
     _public_touchpoints.clear()
+
+
+def nps_trend(
+    *, period: Period, interval: str = "week", touchpoint_ids=None
+) -> list[tuple[dt.date, nps.Counts]]:
+    """Counts per local day, or per Monday-started week, of the period, from the
+    rollups: one (first day, counts) per bucket, empty buckets included (their NPS is
+    None, never 0). Weeks at the edges count only the days inside the period."""
+    if interval not in ("day", "week"):
+        raise ValueError(f"interval must be 'day' or 'week', not {interval!r}")
+    qs = NpsDaily.objects.filter(date__gte=period.start, date__lt=period.end)
+    if touchpoint_ids is not None:
+        qs = qs.filter(touchpoint_id__in=touchpoint_ids)
+    rows = (
+        qs.values("date")
+        .annotate(p=Sum("promoters"), pa=Sum("passives"), d=Sum("detractors"))
+        .order_by()
+    )
+    step = dt.timedelta(days=1 if interval == "day" else 7)
+    first = period.start if interval == "day" else _week_start(period.start)
+    buckets: dict[dt.date, nps.Counts] = {}
+    day = first
+    while day < period.end:
+        buckets[day] = nps.Counts()
+        day += step
+    for row in rows:
+        key = row["date"] if interval == "day" else _week_start(row["date"])
+        buckets[key] = buckets[key] + nps.Counts(row["p"], row["pa"], row["d"])
+    return list(buckets.items())

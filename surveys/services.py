@@ -539,3 +539,84 @@ def rollups_reconcile(*, now: dt.datetime | None = None, days: int = 2) -> int:
         rollup_recompute(touchpoint_id=tp_id, day=day)
         n += 1
     return n
+
+
+# --- batches (REST API) ------------------------------------------------------------
+
+RESPONSES_BATCH_MAX = 1000
+
+
+class SurveyBatchError(SurveyError):
+    """Items of a batch are invalid and nothing was written. `errors` maps each bad
+    item's index to {field: [messages]}."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        super().__init__(f"{len(errors)} item(s) are invalid; nothing was recorded.")
+        self.errors = errors
+
+
+def responses_record_batch(*, items: list[dict]) -> list[Response]:
+    """Record up to RESPONSES_BATCH_MAX new responses at once: all of them or none.
+
+    Each item: touchpoint (a Touchpoint), score, and optionally comment, person (a
+    Person), channel, properties, created_at (its first-submission time; default now).
+
+    - every item is validated first (clean_score, clean_comment, channel); if any is
+      wrong, SurveyBatchError lists each bad item's errors and nothing is written;
+    - the rows are written with one bulk INSERT in one transaction, and
+      `hooks.response_recorded` is sent for every row inside that transaction, as
+      response_record does: a detractor never exists without its case, and a receiver
+      that raises rolls the whole batch back;
+    - rollups are recomputed after commit, once per (touchpoint, day) touched.
+
+    Batch items are new answers; answering an invitation (again) is response_record's.
+    """
+    if len(items) > RESPONSES_BATCH_MAX:
+        raise SurveyError(f"At most {RESPONSES_BATCH_MAX} responses per batch.")
+    now = timezone.now()
+    channels = set(Invitation.Channel.values)
+    rows: list[Response] = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, item in enumerate(items):
+        item_errors: dict[str, list[str]] = {}
+        try:
+            score = clean_score(item.get("score"))
+        except ValidationError as exc:
+            item_errors["score"] = exc.messages
+        try:
+            comment = clean_comment(item.get("comment", ""))
+        except ValidationError as exc:
+            item_errors["comment"] = exc.messages
+        channel = item.get("channel") or Invitation.Channel.WEB
+        if not isinstance(channel, str) or channel not in channels:
+            item_errors["channel"] = [f"{channel!r} is not one of {', '.join(sorted(channels))}."]
+        if not isinstance(item.get("touchpoint"), Touchpoint):
+            item_errors["touchpoint"] = ["A touchpoint is required."]
+        if item_errors:
+            errors[index] = item_errors
+            continue
+        person = item.get("person")
+        rows.append(
+            Response(
+                touchpoint=item["touchpoint"],
+                person=person,
+                score=score,
+                category=nps.category(score),
+                comment=comment,
+                channel=channel,
+                properties=item.get("properties") or {},
+                created_at=item.get("created_at") or now,
+                updated_at=now,
+            )
+        )
+    if errors:
+        raise SurveyBatchError(errors)
+    with transaction.atomic():
+        Response.objects.bulk_create(rows, batch_size=RESPONSES_BATCH_MAX)
+        for response in rows:
+            response_recorded.send(
+                sender=Response, response=response, created=True, previous_score=None
+            )
+        for tp_id, day in {(r.touchpoint_id, local_day(r.created_at)) for r in rows}:
+            rollup_schedule_on_commit(touchpoint_id=tp_id, day=day)
+    return rows

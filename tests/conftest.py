@@ -22,6 +22,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def _fresh_process_state():
     cache.clear()
     queue.reset()
+    from cxhub import services as cxhub_services
+
+    cxhub_services.team_alerts_forget()
     selectors.public_touchpoints_forget()
 
 

@@ -1,0 +1,284 @@
+"""What every REST API view shares: error bodies, permissions, pagination, throttling.
+
+- Errors: one handler (`exception_handler`) turns every error into
+  `{"status": 400, "message": "...", "errors": {field: [...]}}`, and maps the domain
+  errors the services raise (DOMAIN_ERRORS) to HTTP. Retry-After on 429 is kept.
+- Permissions (design §6): `ScopePermission` — an API key needs the scope the view
+  asks for (read for GET, write for the rest unless the view says otherwise); a staff
+  session may read, and write only as a CX admin unless the view says otherwise.
+  `can_see_pii(request)` decides whether customer email, phone and name are shown.
+- Pagination: page numbers for short lists, cursors for the long ones (responses,
+  people, invitations), where a count(*) over millions of rows would cost more than
+  the page.
+- Throttling: `ApiThrottle`, a fixed window per key (or user, or IP) and view scope,
+  rates in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]; one Redis round trip.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, pagination, permissions, serializers, throttling
+from rest_framework.settings import api_settings
+
+from cxhub import roles
+from cxhub.models import ApiKey
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def _domain_errors() -> dict[type[Exception], int]:
+    """Domain errors raised by services → HTTP status. Imported lazily: cxhub composes
+    the apps, the apps do not import cxhub.api."""
+    from feedback.services import CaseError
+    from recognition.services import RecognitionError
+    from surveys.services import SurveyError
+
+    return {SurveyError: 400, CaseError: 400, RecognitionError: 400}
+
+
+SURVEY_ERROR_STATUS = {"not_found": 404}
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, DjangoValidationError):
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return exceptions.ValidationError(detail)
+    for cls, code in _domain_errors().items():
+        if isinstance(exc, cls):
+            message = getattr(exc, "message", None) or str(exc)
+            code = SURVEY_ERROR_STATUS.get(getattr(exc, "code", ""), code)
+            if code == 404:
+                return exceptions.NotFound(message)
+            errors = getattr(exc, "errors", None)
+            if errors:
+                return exceptions.ValidationError(errors)
+            return exceptions.ValidationError({"non_field_errors": [message]})
+    return exc
+
+
+def _flatten(detail):
+    """DRF error details as plain JSON (ErrorDetail → str), keys as strings."""
+    if isinstance(detail, dict):
+        return {str(k): _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(v) for v in detail]
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Every API error as {"status", "message", "errors"}; headers (Retry-After,
+    WWW-Authenticate) as DRF sets them."""
+    # Imported here: rest_framework.views imports the permission classes of this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    exc = _as_api_exception(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's 500 (and its logging) applies
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(response.data)
+        if not isinstance(errors, dict):
+            errors = {"non_field_errors": errors}
+        message = "Validation failed: " + ", ".join(sorted(errors)) + "."
+    else:
+        data = response.data
+        message = str(data.get("detail", "")) if isinstance(data, dict) else str(data)
+        errors = {}
+    response.data = {"status": response.status_code, "message": message, "errors": errors}
+    return response
+
+
+# Imported by apis for extend_schema(responses=...): the shape of every error body.
+ERROR_EXAMPLE = {"status": 400, "message": "Validation failed: score.", "errors": {"score": ["…"]}}
+
+
+# --- permissions (design §6) ------------------------------------------------------------
+
+READ, WRITE, ADMIN = ApiKey.SCOPE_ORDER
+
+
+def api_key(request) -> ApiKey | None:
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+def can_see_pii(request) -> bool:
+    """Customer email, phone and name: CX admins and admin-scope keys only (an admin
+    key is a CX admin for cxhub.roles)."""
+    return roles.is_cx_admin(request.user)
+
+
+class ScopePermission(permissions.BasePermission):
+    """The view's `required_scope(request)` (default: read for safe methods, write
+    otherwise) against the key's scope; for staff sessions, the view's
+    `session_allowed(request, scope)` (default: anyone reads, CX admins write)."""
+
+    message = "You do not have permission to do this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        getter = getattr(view, "required_scope", None)
+        if getter is not None:
+            scope = getter(request)
+        else:
+            scope = READ if request.method in permissions.SAFE_METHODS else WRITE
+        key = api_key(request)
+        if key is not None:
+            if not key.allows(scope):
+                raise exceptions.PermissionDenied(
+                    f"This API key has the '{key.scope}' scope; this needs '{scope}'."
+                )
+            return True
+        check = getattr(view, "session_allowed", None)
+        if check is not None:
+            return check(request, scope)
+        return scope == READ or roles.is_cx_admin(user)
+
+
+# --- pagination ---------------------------------------------------------------------------
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # A page that does not exist is a bad query parameter: 400, not DRF's 404.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound as exc:
+            raise exceptions.ValidationError({self.page_query_param: [str(exc.detail)]}) from None
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Newest first, stable while rows are added: for lists that grow without bound."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+    ordering = ("-created_at", "-id")
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Invalid cursor."]}
+            ) from None
+
+
+# --- throttling --------------------------------------------------------------------------
+
+
+class ApiThrottle(throttling.ScopedRateThrottle):
+    """A fixed-window counter per (view's throttle_scope, API key | user | IP).
+
+    DRF's own throttles keep every request's timestamp in one cache entry and rewrite
+    it on each request, which costs more the higher the rate; this keeps a counter
+    (INCR + EXPIRE in one round trip on Redis). The 429 carries Retry-After: the
+    seconds left in the window. Rates are read from settings at each request, so
+    override_settings works in tests.
+    """
+
+    def get_rate(self):
+        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+        if self.scope not in rates:
+            raise exceptions.ImproperlyConfigured(f"No throttle rate for scope {self.scope!r}")
+        return rates[self.scope]
+
+    def get_cache_key(self, request, view):
+        key = api_key(request)
+        if key is not None:
+            ident = f"k{key.pk}"
+        elif request.user is not None and request.user.is_authenticated:
+            ident = f"u{request.user.pk}"
+        else:
+            ident = f"ip{self.get_ident(request)}"
+        return f"throttle:{self.scope}:{ident}"
+
+    def allow_request(self, request, view):
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        now = time.time()
+        window = int(now // self.duration)
+        key = f"{self.get_cache_key(request, view)}:{window}"
+        count = _incr_with_ttl(self.cache, key, self.duration + 1)
+        self._wait = self.duration - (now % self.duration)
+        return count <= self.num_requests
+
+    def wait(self):
+        return max(1.0, self._wait)
+
+
+def _redis_client(cache):
+    """The write client of Django's RedisCache, built once per cache and process.
+
+    Django builds a new client object (and its ~170 response callbacks) on every call,
+    which costs more than the round trip itself; the client is a thin, thread-safe
+    wrapper around the shared connection pool, so it is kept on the cache backend.
+    """
+    backend = getattr(cache, "_cache", None)
+    if backend is None or not hasattr(backend, "get_client"):
+        return None
+    client = getattr(backend, "_cxhub_write_client", None)
+    if client is None:
+        client = backend._cxhub_write_client = backend.get_client(write=True)
+    return client
+
+
+def _incr_with_ttl(cache, key: str, ttl: int) -> int:
+    client = _redis_client(cache)
+    if client is not None:  # Django's RedisCache: INCR + EXPIRE in one round trip
+        full_key = cache.make_and_validate_key(key)
+        pipe = client.pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, ttl, nx=True)
+        return int(pipe.execute()[0])
+    if cache.add(key, 1, ttl):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, ttl)
+        return 1
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Unknown URLs under /api/ answer in JSON like the rest of the API, whatever the
+    method (no CSRF check: there is nothing to protect)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"status": 404, "message": "Not found.", "errors": {}}, status=404)
+
+
+# --- schema ----------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error the API returns."""
+
+    status = serializers.IntegerField()
+    message = serializers.CharField()
+    errors = serializers.DictField(
+        help_text="Per field (or per item index for batches): the list of what is wrong."
+    )
+
+
+def error_responses(*codes: int) -> dict:
+    """OpenAPI responses for the error codes an operation can return (400 so that
+    validation errors are documented, and the auth/throttle ones every view has)."""
+    codes = codes or (400,)
+    return dict.fromkeys(sorted({*codes, 401, 403, 429}), ErrorSerializer)

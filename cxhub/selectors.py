@@ -1,0 +1,233 @@
+"""The executive scorecard and the weekly digest: reads composed from every app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from cxhub import roles
+from cxhub.models import Membership, Team
+from feedback import selectors as feedback_selectors
+from feedback.models import FollowUpCase, ImprovementAction
+from recognition.models import Postcard
+from surveys import nps
+from surveys import selectors as survey_selectors
+from surveys.models import Response, Touchpoint
+from surveys.selectors import Period
+
+User = get_user_model()
+PERIODS = {
+    "month": "This month",
+    "quarter": "This quarter",
+    "year": "This year",
+    "custom": "Custom range",
+}
+
+
+def can_see_scorecard(user) -> bool:
+    return (
+        roles.is_cx_admin(user)
+        or roles.is_executive(user)
+        or bool(roles.team_ids_with_role(user, Membership.Role.LEAD))
+    )
+
+
+def scorecard_period(kind: str, *, start=None, end=None, today=None) -> Period:
+    """This month/quarter/year so far, or a custom [start, end] range of local days."""
+    today = today or timezone.localdate()
+    if kind == "custom" and start and end:
+        return Period(start, end + dt.timedelta(days=1))
+    if kind == "quarter":
+        first = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
+    elif kind == "year":
+        first = today.replace(month=1, day=1)
+    else:
+        first = today.replace(day=1)
+    return Period(first, today + dt.timedelta(days=1))
+
+
+def significant(difference: int | None, *margins) -> bool:
+    """Larger than the margin of error of the difference (margins added in quadrature)."""
+    if difference is None or any(m is None for m in margins):
+        return False
+    return abs(difference) > math.sqrt(sum(float(m) ** 2 for m in margins))
+
+
+@dataclass
+class ScoreRow:
+    touchpoint: Touchpoint
+    current: nps.Counts
+    previous: nps.Counts
+
+    @property
+    def vs_target(self) -> int | None:
+        return None if self.current.nps is None else self.current.nps - self.touchpoint.nps_target
+
+    @property
+    def change(self) -> int | None:
+        return nps.change(self.current, self.previous)
+
+    @property
+    def target_significant(self) -> bool:
+        return significant(self.vs_target, self.current.margin_of_error)
+
+    @property
+    def change_significant(self) -> bool:
+        return significant(self.change, self.current.margin_of_error, self.previous.margin_of_error)
+
+
+def score_rows(period: Period) -> list[ScoreRow]:
+    touchpoints = list(Touchpoint.objects.filter(active=True).select_related("owner_team"))
+    current = survey_selectors.counts_by_touchpoint(period)
+    previous = survey_selectors.counts_by_touchpoint(period.previous())
+    return [
+        ScoreRow(tp, current.get(tp.pk, nps.Counts()), previous.get(tp.pk, nps.Counts()))
+        for tp in touchpoints
+    ]
+
+
+def postcards_per_team(period: Period) -> dict[int, int]:
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(period.start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(period.end, dt.time.min, tzinfo=tz)
+    rows = (
+        Postcard.objects.visible()
+        .filter(created_at__gte=start, created_at__lt=end, recipient__memberships__isnull=False)
+        .values("recipient__memberships__team")
+        .annotate(n=Count("id"))
+    )
+    return {r["recipient__memberships__team"]: r["n"] for r in rows}
+
+
+def scorecard(period: Period) -> dict:
+    rows = score_rows(period)
+    total = nps.Counts()
+    previous_total = nps.Counts()
+    for r in rows:
+        total, previous_total = total + r.current, previous_total + r.previous
+    postcards = postcards_per_team(period)
+    teams = [
+        {
+            "team": team,
+            "health": feedback_selectors.loop_health(period=period, team_id=team.pk),
+            "postcards": postcards.get(team.pk, 0),
+        }
+        for team in Team.objects.all()
+    ]
+    return {
+        "period": period,
+        "rows": rows,
+        "total": total,
+        "total_change": nps.change(total, previous_total),
+        "teams": teams,
+        "root_causes": feedback_selectors.root_cause_pareto(period=period)[:5],
+        "actions": ImprovementAction.objects.select_related("owner_team", "touchpoint").order_by(
+            "status", "-updated_at"
+        )[:10],
+    }
+
+
+# --- the weekly digest ------------------------------------------------------------------
+
+
+def digest_week(today: dt.date | None = None) -> Period:
+    """The last complete Monday-to-Sunday week."""
+    today = today or timezone.localdate()
+    this_monday = today - dt.timedelta(days=today.weekday())
+    return Period(this_monday - dt.timedelta(days=7), this_monday)
+
+
+def digest_recipients():
+    """Executives and team leads with an email address who have not opted out."""
+    leads = Membership.objects.filter(role=Membership.Role.LEAD).values("user")
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Q(groups__name=roles.EXECUTIVES) | Q(pk__in=leads))
+        .exclude(digest_preference__opted_out_at__isnull=False)
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _quotes(week: Period) -> list[dict]:
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(week.start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(week.end, dt.time.min, tzinfo=tz)
+    base = (
+        Response.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(comment="")
+        .select_related("touchpoint", "person")
+    )
+    picks = [
+        ("praise", base.filter(score__gte=9).order_by("-score", "-created_at")[:2]),
+        ("pain", base.filter(score__lte=3).order_by("score", "-created_at")[:1]),
+    ]
+    return [
+        {
+            "kind": kind,
+            "score": r.score,
+            "comment": r.comment[:300],
+            "touchpoint": r.touchpoint.name,
+            "customer": r.person.first_name_and_initial if r.person else "A customer",
+        }
+        for kind, qs in picks
+        for r in qs
+    ]
+
+
+def champions_of_the_week(week: Period, limit: int = 3):
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(week.start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(week.end, dt.time.min, tzinfo=tz)
+    rows = (
+        Postcard.objects.visible()
+        .filter(created_at__gte=start, created_at__lt=end)
+        .values("recipient")
+        .annotate(n=Count("id"))
+        .order_by("-n", "recipient")[:limit]
+    )
+    users = User.objects.in_bulk([r["recipient"] for r in rows])
+    return [{"user": users[r["recipient"]], "count": r["n"]} for r in rows]
+
+
+def digest_context(user, week: Period | None = None) -> dict:
+    """What one recipient's digest says: the headline figures week over week, their own
+    teams' figures and overdue cases (team leads), champions, a few customer quotes."""
+    week = week or digest_week()
+    rows = score_rows(week)
+    total = sum((r.current for r in rows), nps.Counts())
+    previous = sum((r.previous for r in rows), nps.Counts())
+    led = roles.team_ids_with_role(user, Membership.Role.LEAD)
+    my_teams = []
+    for team in Team.objects.filter(pk__in=led):
+        my_teams.append(
+            {
+                "team": team,
+                "rows": [r for r in rows if r.touchpoint.owner_team_id == team.pk],
+                "health": feedback_selectors.loop_health(period=week, team_id=team.pk),
+                "overdue": list(
+                    FollowUpCase.objects.overdue()
+                    .filter(team=team)
+                    .select_related("response__touchpoint", "assignee")
+                    .order_by("due_at")[:10]
+                ),
+            }
+        )
+    return {
+        "user": user,
+        "week": week,
+        "week_last_day": week.end - dt.timedelta(days=1),
+        "rows": rows,
+        "total": total,
+        "change": nps.change(total, previous),
+        "health": feedback_selectors.loop_health(period=week),
+        "my_teams": my_teams,
+        "champions": champions_of_the_week(week),
+        "quotes": _quotes(week),
+    }

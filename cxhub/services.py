@@ -1,0 +1,341 @@
+"""Writes for the attention loop: weekly digests, team alerts, NPS breach alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+import time
+import urllib.request
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from cxhub import selectors
+from cxhub.models import (
+    AlertDelivery,
+    ApiKey,
+    DigestDelivery,
+    DigestPreference,
+    NpsBreach,
+    TeamAlert,
+)
+from cxhub.queue import enqueue_on_commit
+from surveys import nps
+from surveys import selectors as survey_selectors
+from surveys.models import Touchpoint
+
+logger = logging.getLogger(__name__)
+
+
+# --- weekly digest ------------------------------------------------------------------------
+
+
+def digest_render(*, user, week=None) -> EmailMultiAlternatives:
+    context = selectors.digest_context(user, week)
+    context.update(
+        {
+            "scorecard_url": settings.SITE_URL + reverse("scorecard"),
+            "opt_out_url": settings.SITE_URL + reverse("digest-opt-out"),
+        }
+    )
+    subject = f"Customer numbers, week of {context['week'].start:%d %b}: NPS {context['total'].nps if context['total'].nps is not None else '—'}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("cxhub/email/digest.txt", context),
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string("cxhub/email/digest.html", context), "text/html")
+    return message
+
+
+def digest_send(*, user, week=None) -> bool:
+    """Send one recipient's digest for the week, at most once.
+
+    The (user, week) row is claimed first; a second run finds it and sends nothing. A
+    send that failed is retried by the next run; one whose worker died mid-send is not
+    (at most once beats at least once for a weekly email).
+    """
+    week = week or selectors.digest_week()
+    try:
+        with transaction.atomic():
+            delivery = DigestDelivery.objects.create(user=user, week=week.start)
+    except IntegrityError:
+        retried = DigestDelivery.objects.filter(
+            user=user, week=week.start, status=DigestDelivery.Status.FAILED
+        ).update(status=DigestDelivery.Status.SENDING)
+        if not retried:
+            return False
+        delivery = DigestDelivery.objects.get(user=user, week=week.start)
+    try:
+        digest_render(user=user, week=week).send()
+    except Exception as exc:
+        DigestDelivery.objects.filter(pk=delivery.pk).update(
+            status=DigestDelivery.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000]
+        )
+        logger.exception("weekly digest to %s failed", user)
+        return False
+    DigestDelivery.objects.filter(pk=delivery.pk).update(
+        status=DigestDelivery.Status.SENT, sent_at=timezone.now()
+    )
+    return True
+
+
+def digests_send_weekly(*, today: dt.date | None = None) -> int:
+    """Monday's run: every executive and team lead who has not opted out, once."""
+    week = selectors.digest_week(today)
+    return sum(1 for user in selectors.digest_recipients() if digest_send(user=user, week=week))
+
+
+def digest_set_opt_out(*, user, opted_out: bool) -> DigestPreference:
+    preference, _ = DigestPreference.objects.get_or_create(user=user)
+    preference.opted_out_at = timezone.now() if opted_out else None
+    preference.save(update_fields=["opted_out_at"])
+    return preference
+
+
+# --- team alerts (incoming webhooks) --------------------------------------------------------
+
+_ALERT_TTL = 30.0
+_alert_config: dict[int, tuple[float, TeamAlert | None]] = {}
+
+
+def team_alert(team_id: int | None) -> TeamAlert | None:
+    """The team's alert configuration, remembered for 30 s per process: the survey's hot
+    path asks for it on every detractor."""
+    if team_id is None:
+        return None
+    now = time.monotonic()
+    hit = _alert_config.get(team_id)
+    if hit is None or hit[0] < now:
+        config = TeamAlert.objects.filter(team_id=team_id, active=True).first()
+        hit = (now + _ALERT_TTL, config)
+        _alert_config[team_id] = hit
+    return hit[1]
+
+
+def team_alerts_forget() -> None:
+    _alert_config.clear()
+
+
+def alert_send(*, team_id: int, kind: str, text: str) -> AlertDelivery | None:
+    """Log an alert for the team's webhook and deliver it in the background."""
+    config = team_alert(team_id)
+    if config is None:
+        return None
+    delivery = AlertDelivery.objects.create(team_id=team_id, kind=kind, text=text)
+    from cxhub import tasks
+
+    enqueue_on_commit(tasks.alert_deliver, delivery.pk)
+    return delivery
+
+
+MAX_ALERT_ATTEMPTS = 5
+
+
+def alert_deliver(*, delivery_id: int) -> bool:
+    """POST the alert to the team's webhook. Failures are recorded and raised so the task
+    retries with backoff; after 5 attempts the delivery is marked failed."""
+    delivery = (
+        AlertDelivery.objects.select_related("team__alert")
+        .filter(pk=delivery_id, status=AlertDelivery.Status.PENDING)
+        .first()
+    )
+    if delivery is None:
+        return False
+    url = delivery.team.alert.webhook_url
+    if not url.startswith(("https://", "http://")):
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            status=AlertDelivery.Status.FAILED, last_error="The webhook URL must be http(s)."
+        )
+        return False
+    body = json.dumps({"text": delivery.text}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310 - scheme checked above
+    attempts = delivery.attempts + 1
+    # Claim this attempt: a Celery retry and the sweeper never post the same attempt twice.
+    if not AlertDelivery.objects.filter(
+        pk=delivery.pk, status=AlertDelivery.Status.PENDING, attempts=delivery.attempts
+    ).update(attempts=attempts):
+        return False
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - admin-configured https URL
+            answer.read()
+    except Exception as exc:
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            last_error=f"{type(exc).__name__}: {exc}"[:1000],
+            status=AlertDelivery.Status.FAILED
+            if attempts >= MAX_ALERT_ATTEMPTS
+            else AlertDelivery.Status.PENDING,
+        )
+        raise
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        status=AlertDelivery.Status.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def alerts_redeliver(*, older_than_minutes: int = 2) -> int:
+    """Sweeper: deliver pending alerts whose message was lost or whose retry is due."""
+    from cxhub import tasks
+    from cxhub.queue import publish
+
+    cutoff = timezone.now() - dt.timedelta(minutes=older_than_minutes)
+    ids = list(
+        AlertDelivery.objects.filter(
+            status=AlertDelivery.Status.PENDING, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        publish(tasks.alert_deliver, pk)
+    return len(ids)
+
+
+def alert_new_detractor(*, response) -> None:
+    """Called inside the survey's transaction: one cached lookup, then only a log row."""
+    team_id = response.touchpoint.owner_team_id
+    config = team_alert(team_id)
+    if config is None or not config.new_detractors:
+        return
+    comment = f": “{response.comment[:200]}”" if response.comment else ""
+    alert_send(
+        team_id=team_id,
+        kind="new_detractor",
+        text=f"New detractor ({response.score}) at {response.touchpoint.name}{comment}",
+    )
+
+
+def alert_escalation(*, case_id: int) -> None:
+    from feedback.models import FollowUpCase
+
+    case = FollowUpCase.objects.select_related("touchpoint").filter(pk=case_id).first()
+    if case is None or case.team_id is None:
+        return
+    config = team_alert(case.team_id)
+    if config is None or not config.escalations:
+        return
+    url = settings.SITE_URL + reverse("feedback:case-detail", args=[case.pk])
+    with transaction.atomic():
+        alert_send(
+            team_id=case.team_id,
+            kind="escalation",
+            text=f"Case #{case.pk} ({case.touchpoint.name}) is past its deadline: {url}",
+        )
+
+
+# --- NPS below target ------------------------------------------------------------------------
+
+
+def nps_breaches_check(*, now: dt.datetime | None = None) -> list[NpsBreach]:
+    """Open a breach (and alert the team lead, once) for every touchpoint whose 7-day NPS
+    is below target by more than its margin of error; close breaches that recovered."""
+    now = now or timezone.now()
+    period = survey_selectors.Period.last_days(7, today=timezone.localdate(now))
+    counts = survey_selectors.counts_by_touchpoint(period)
+    opened = []
+    for touchpoint in Touchpoint.objects.filter(active=True).select_related("owner_team__lead"):
+        c = counts.get(touchpoint.pk, nps.Counts())
+        below = c.nps is not None and touchpoint.nps_target - c.nps > (c.margin_of_error or 0)
+        open_breach = NpsBreach.objects.filter(touchpoint=touchpoint, ended_at__isnull=True).first()
+        if below and open_breach is None:
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        breach = NpsBreach.objects.create(
+                            touchpoint=touchpoint,
+                            started_at=now,
+                            nps=c.nps,
+                            target=touchpoint.nps_target,
+                            margin_of_error=c.margin_of_error,
+                        )
+                except IntegrityError:  # another run opened it first
+                    continue
+                from cxhub import tasks
+
+                enqueue_on_commit(tasks.nps_breach_notify, breach.pk)
+                opened.append(breach)
+        elif not below and open_breach is not None:
+            NpsBreach.objects.filter(pk=open_breach.pk).update(ended_at=now)
+    return opened
+
+
+def nps_breach_notify(*, breach_id: int) -> None:
+    breach = NpsBreach.objects.select_related("touchpoint__owner_team__lead").get(pk=breach_id)
+    team = breach.touchpoint.owner_team
+    text = (
+        f"{breach.touchpoint.name}: NPS {breach.nps:+d} over the last 7 days, target {breach.target:+d} "
+        f"(margin of error ±{breach.margin_of_error})."
+    )
+    lead = team.lead if team else None
+    if lead and lead.email:
+        send_mail(
+            subject=f"Below target: {breach.touchpoint.name}",
+            message=text
+            + "\n\n"
+            + settings.SITE_URL
+            + reverse("touchpoint-detail", args=[breach.touchpoint.slug]),
+            from_email=None,
+            recipient_list=[lead.email],
+        )
+    if team:
+        with transaction.atomic():
+            alert_send(team_id=team.pk, kind="nps_breach", text=text)
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+# Seconds between two writes of a key's last_used_at: one UPDATE per key and minute at
+# most, instead of one per request on the API's hot paths.
+API_KEY_TOUCH_EVERY = 60
+
+
+def _api_key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, scope: str, created_by) -> tuple[ApiKey, str]:
+    """A new key and its secret. The secret is returned here and never again: only its
+    SHA-256 is stored, so show it to the admin once and forget it."""
+    if scope not in ApiKey.SCOPE_ORDER:
+        raise ValueError(f"unknown API key scope {scope!r}")
+    raw = ApiKey.PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        name=name.strip() or "API key",
+        scope=scope,
+        created_by=created_by,
+        prefix=raw[: len(ApiKey.PREFIX) + 8],
+        hashed_key=_api_key_hash(raw),
+    )
+    return key, raw
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key: from the next request on it authenticates nothing. Idempotent (the
+    first revocation time is kept)."""
+    now = timezone.now()
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(raw: str | None) -> ApiKey | None:
+    """The active key whose secret is `raw`, or None (unknown, malformed or revoked).
+
+    One indexed lookup by hash; last_used_at is refreshed at most once a minute.
+    """
+    raw = (raw or "").strip()
+    if not raw.startswith(ApiKey.PREFIX) or len(raw) > 200:
+        return None
+    key = ApiKey.objects.filter(hashed_key=_api_key_hash(raw), revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > API_KEY_TOUCH_EVERY:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

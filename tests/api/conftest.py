@@ -1,0 +1,81 @@
+"""API clients for every persona (staff sessions) and every API key scope."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from cxhub import services as cxhub_services
+from cxhub.models import ApiKey
+
+
+def key_client(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def session_client(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def make_key(cx_admin):
+    def make(scope: str = ApiKey.Scope.READ, name: str = "Integration"):
+        return cxhub_services.api_key_create(name=name, scope=scope, created_by=cx_admin)
+
+    return make
+
+
+@pytest.fixture
+def read_key(make_key):
+    return make_key(ApiKey.Scope.READ, "Read key")
+
+
+@pytest.fixture
+def write_key(make_key):
+    return make_key(ApiKey.Scope.WRITE, "Write key")
+
+
+@pytest.fixture
+def admin_key(make_key):
+    return make_key(ApiKey.Scope.ADMIN, "Admin key")
+
+
+@pytest.fixture
+def read_api(read_key):
+    return key_client(read_key[1])
+
+
+@pytest.fixture
+def write_api(write_key):
+    return key_client(write_key[1])
+
+
+@pytest.fixture
+def admin_api(admin_key):
+    return key_client(admin_key[1])
+
+
+@pytest.fixture
+def clients(
+    employee, manager_a, manager_b, lead_a, executive, cx_admin, read_key, write_key, admin_key
+):
+    """Every caller by name: the personas' sessions and the three key scopes."""
+    return {
+        "anonymous": APIClient(),
+        "employee": session_client(employee),
+        "manager_a": session_client(manager_a),
+        "manager_b": session_client(manager_b),
+        "lead_a": session_client(lead_a),
+        "executive": session_client(executive),
+        "cx_admin": session_client(cx_admin),
+        "read_key": key_client(read_key[1]),
+        "write_key": key_client(write_key[1]),
+        "admin_key": key_client(admin_key[1]),
+    }

@@ -1,0 +1,191 @@
+import pytest
+
+from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, RootCause
+from recognition.models import Postcard, Value
+from surveys import services
+from tests.api.conftest import session_client
+from tests.factories import PersonFactory
+
+pytestmark = pytest.mark.django_db
+
+ALL = [
+    "anonymous",
+    "employee",
+    "manager_a",
+    "manager_b",
+    "lead_a",
+    "executive",
+    "cx_admin",
+    "read_key",
+    "write_key",
+    "admin_key",
+]
+
+
+@pytest.fixture
+def case(touchpoint):
+    person = PersonFactory(email="angry@example.net", name="Paul Angry", phone="+33611111111")
+    response = services.response_record(
+        touchpoint=touchpoint, score=1, comment="Awful", person=person
+    )
+    return FollowUpCase.objects.get(response=response)
+
+
+@pytest.mark.parametrize("who", ALL)
+def test_cases_follow_design_6(who, clients, case):
+    expected_list = {
+        "anonymous": 401,
+        "employee": 403,
+        "executive": 403,
+        "read_key": 403,
+        "write_key": 403,
+    }.get(who, 200)
+    client = clients[who]
+    listed = client.get("/api/cases/")
+    assert listed.status_code == expected_list
+    detail = client.get(f"/api/cases/{case.pk}/")
+    if expected_list != 200:
+        assert detail.status_code == expected_list
+        return
+    ids = [c["id"] for c in listed.json()["results"]]
+    if who == "manager_b":  # another team's case: invisible
+        assert ids == [] and detail.status_code == 404
+        return
+    assert ids == [case.pk]
+    body = detail.json()
+    assert body["customer"] == {
+        "id": case.response.person_id,
+        "name": "Paul Angry",
+        "email": "angry@example.net",
+        "phone": "+33611111111",
+    }
+    assert body["score"] == 1 and body["status"] == "new" and body["team"] == "support"
+
+
+def test_a_manager_claims_a_case_by_assigning_it_to_themselves(manager_a, case):
+    client = session_client(manager_a)
+    response = client.patch(f"/api/cases/{case.pk}/", {"assignee": manager_a.pk}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["assignee"]["id"] == manager_a.pk
+    assert response.json()["status"] == "assigned"
+
+
+def test_a_manager_cannot_reassign_but_the_lead_can(manager_a, lead_a, case):
+    other = manager_a
+    as_manager = session_client(manager_a).patch(
+        f"/api/cases/{case.pk}/", {"assignee": lead_a.pk}, format="json"
+    )
+    assert as_manager.status_code == 400
+    assert "lead" in as_manager.json()["errors"]["non_field_errors"][0]
+    as_lead = session_client(lead_a).patch(
+        f"/api/cases/{case.pk}/", {"assignee": other.pk}, format="json"
+    )
+    assert as_lead.status_code == 200
+    assert as_lead.json()["assignee"]["username"] == "mia"
+
+
+def test_closing_needs_what_the_service_needs(manager_a, case):
+    client = session_client(manager_a)
+    url = f"/api/cases/{case.pk}/"
+    no_outcome = client.patch(url, {"status": "closed"}, format="json")
+    assert no_outcome.status_code == 400 and "outcome" in no_outcome.json()["errors"]
+    no_cause = client.patch(url, {"status": "closed", "outcome": "resolved"}, format="json")
+    assert no_cause.status_code == 400
+    assert "root cause" in no_cause.json()["message"] + str(no_cause.json()["errors"])
+    cause = RootCause.objects.create(name="Slow delivery")
+    done = client.patch(
+        url,
+        {
+            "status": "closed",
+            "outcome": "resolved",
+            "root_causes": [cause.pk],
+            "resolution": "Refunded",
+        },
+        format="json",
+    )
+    assert done.status_code == 200, done.content
+    assert done.json()["status"] == "closed" and done.json()["outcome"] == "resolved"
+    assert CaseEvent.objects.filter(case=case, kind="closed", actor=manager_a).exists()
+
+
+def test_an_admin_key_acts_as_the_admin_who_created_it(admin_api, admin_key, manager_a, case):
+    response = admin_api.patch(f"/api/cases/{case.pk}/", {"assignee": manager_a.pk}, format="json")
+    assert response.status_code == 200, response.content
+    event = CaseEvent.objects.filter(case=case).latest("at")
+    assert event.actor == admin_key[0].created_by
+
+
+def test_another_teams_manager_cannot_touch_a_case(manager_b, case):
+    client = session_client(manager_b)
+    assert (
+        client.patch(
+            f"/api/cases/{case.pk}/", {"assignee": manager_b.pk}, format="json"
+        ).status_code
+        == 404
+    )
+
+
+def test_case_filters(manager_a, case):
+    client = session_client(manager_a)
+    assert [c["id"] for c in client.get("/api/cases/", {"status": "new"}).json()["results"]] == [
+        case.pk
+    ]
+    assert client.get("/api/cases/", {"status": "closed"}).json()["results"] == []
+    assert client.get("/api/cases/", {"assignee": "me"}).json()["results"] == []
+    assert client.get("/api/cases/", {"status": "bogus"}).status_code == 400
+    assert ContactAttempt.objects.count() == 0
+
+
+# --- recognition --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def value(db):
+    return Value.objects.create(name="Went the extra mile")
+
+
+@pytest.mark.parametrize("who", ALL)
+def test_everyone_reads_postcards_and_the_leaderboard(who, clients, value):
+    expected = 401 if who == "anonymous" else 200
+    assert clients[who].get("/api/postcards/").status_code == expected
+    assert clients[who].get("/api/leaderboard/").status_code == expected
+
+
+def test_an_employee_sends_a_postcard_once_per_key(employee, manager_a, value):
+    client = session_client(employee)
+    body = {
+        "recipient": "mia",
+        "value": value.pk,
+        "message": "Saved the day",
+        "idempotency_key": "k1",
+    }
+    first = client.post("/api/postcards/", body, format="json")
+    assert first.status_code == 201, first.content
+    assert first.json()["recipient"] == {"username": "mia", "name": "Mia Manager"}
+    again = client.post("/api/postcards/", body, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert Postcard.objects.count() == 1
+    feed = client.get("/api/postcards/").json()
+    assert [p["id"] for p in feed["results"]] == [first.json()["id"]] and feed["next"] is None
+    board = client.get("/api/leaderboard/").json()
+    assert board == [{"rank": 1, "count": 1, "username": "mia", "name": "Mia Manager"}]
+    teams = client.get("/api/leaderboard/", {"by": "team", "period": "all"}).json()
+    assert teams == [{"rank": 1, "count": 1, "name": "Support"}]
+
+
+def test_no_postcard_to_oneself_and_none_from_a_key(employee, admin_api, value):
+    own = session_client(employee).post(
+        "/api/postcards/", {"recipient": "emma", "value": value.pk, "message": "Me!"}, format="json"
+    )
+    assert own.status_code == 400 and "yourself" in own.json()["message"] + str(
+        own.json()["errors"]
+    )
+    by_key = admin_api.post(
+        "/api/postcards/", {"recipient": "emma", "value": value.pk, "message": "Hi"}, format="json"
+    )
+    assert by_key.status_code == 403
+
+
+def test_bad_leaderboard_queries_are_a_400(read_api):
+    assert read_api.get("/api/leaderboard/", {"period": "decade"}).status_code == 400
+    assert read_api.get("/api/leaderboard/", {"by": "planet"}).status_code == 400

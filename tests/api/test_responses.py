@@ -1,0 +1,298 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from feedback.models import FollowUpCase
+from surveys.hooks import response_recorded
+from surveys.models import NpsDaily, Response
+from tests.factories import PersonFactory, ResponseFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/responses/"
+BATCH = "/api/responses/batch/"
+
+
+def test_a_response_is_recorded_and_returned(write_api, touchpoint):
+    response = write_api.post(
+        URL,
+        {
+            "touchpoint": "support-call",
+            "score": 10,
+            "comment": " Great ",
+            "properties": {"order": "A1"},
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    stored = Response.objects.get(pk=body["id"])
+    assert (stored.score, stored.category, stored.comment) == (10, "promoter", "Great")
+    assert body["touchpoint"] == "support-call" and body["category"] == "promoter"
+    assert body["properties"] == {"order": "A1"} and body["person"] is None
+
+
+def test_a_detractor_gets_its_case_in_the_same_request(write_api, touchpoint):
+    body = write_api.post(URL, {"touchpoint": "support-call", "score": 2}, format="json").json()
+    case = FollowUpCase.objects.get(response_id=body["id"])
+    assert case.team_id == touchpoint.owner_team_id
+
+
+def test_the_rollup_follows(write_api, touchpoint, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        write_api.post(URL, {"touchpoint": "support-call", "score": 9}, format="json")
+    day = NpsDaily.objects.get(touchpoint=touchpoint)
+    assert day.promoters == 1
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"touchpoint": "support-call", "score": 11}, "score"),
+        ({"touchpoint": "support-call", "score": -1}, "score"),
+        ({"touchpoint": "support-call", "score": "ten"}, "score"),
+        ({"touchpoint": "support-call", "score": 7.5}, "score"),
+        ({"touchpoint": "support-call", "score": True}, "score"),
+        ({"touchpoint": "support-call"}, "score"),
+        ({"touchpoint": "support-call", "score": 5, "comment": "x" * 5001}, "comment"),
+        ({"touchpoint": "support-call", "score": 5, "comment": 12}, "comment"),
+        ({"touchpoint": "support-call", "score": 5, "comment": "nul\x00"}, "comment"),
+        ({"touchpoint": "nowhere", "score": 5}, "touchpoint"),
+        ({"score": 5}, "touchpoint"),
+        ({"touchpoint": "support-call", "score": 5, "channel": "fax"}, "channel"),
+        ({"touchpoint": "support-call", "score": 5, "person": 999999}, "person"),
+        ({"touchpoint": "support-call", "score": 5, "person": "me"}, "person"),
+        ({"touchpoint": "support-call", "score": 5, "properties": [1]}, "properties"),
+        ({"touchpoint": "support-call", "score": 5, "properties": {"a": "\x00"}}, "properties"),
+        ({"touchpoint": "support-call", "score": 5, "created_at": "yesterday"}, "created_at"),
+        (
+            {"touchpoint": "support-call", "score": 5, "created_at": "0001-01-01T00:00:00Z"},
+            "created_at",
+        ),
+        (
+            {"touchpoint": "support-call", "score": 5, "created_at": "2999-01-01T00:00:00Z"},
+            "created_at",
+        ),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(write_api, touchpoint, body, field):
+    response = write_api.post(URL, body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert error["status"] == 400
+    assert field in error["errors"] and field in error["message"]
+    assert all(isinstance(m, str) for m in error["errors"][field])
+    assert not Response.objects.exists()
+
+
+def test_a_comment_of_exactly_5000_characters_is_fine(write_api, touchpoint):
+    response = write_api.post(
+        URL, {"touchpoint": "support-call", "score": 5, "comment": "x" * 5000}, format="json"
+    )
+    assert response.status_code == 201
+
+
+def test_a_body_that_is_not_an_object_is_a_400(write_api, touchpoint):
+    assert write_api.post(URL, [1, 2], format="json").status_code == 400
+    bad_json = write_api.post(URL, "{", content_type="application/json")
+    assert bad_json.status_code == 400
+    assert bad_json.json()["status"] == 400
+
+
+def test_an_import_keeps_its_answer_time(write_api, touchpoint):
+    when = (timezone.now() - dt.timedelta(days=3)).replace(microsecond=0)
+    body = write_api.post(
+        URL,
+        {"touchpoint": "support-call", "score": 8, "created_at": when.isoformat()},
+        format="json",
+    ).json()
+    assert Response.objects.get(pk=body["id"]).created_at == when
+
+
+def test_a_known_person_is_linked(write_api, touchpoint):
+    person = PersonFactory()
+    body = write_api.post(
+        URL, {"touchpoint": "support-call", "score": 8, "person": person.pk}, format="json"
+    ).json()
+    assert body["person"]["id"] == person.pk
+
+
+# --- list and filters ---------------------------------------------------------------------
+
+
+def _ids(response):
+    assert response.status_code == 200, response.content
+    return {r["id"] for r in response.json()["results"]}
+
+
+def test_filters_by_touchpoint_category_days_and_updates(read_api, touchpoint, touchpoint_b):
+    now = timezone.now()
+    old = ResponseFactory(touchpoint=touchpoint, score=9, created_at=now - dt.timedelta(days=10))
+    old.updated_at = now - dt.timedelta(days=10)
+    old.save()
+    fresh = ResponseFactory(touchpoint=touchpoint, score=2, created_at=now, updated_at=now)
+    other = ResponseFactory(touchpoint=touchpoint_b, score=7, created_at=now, updated_at=now)
+    today = timezone.localdate()
+    assert _ids(read_api.get(URL)) == {old.pk, fresh.pk, other.pk}
+    assert _ids(read_api.get(URL, {"touchpoint": "support-call"})) == {old.pk, fresh.pk}
+    assert _ids(read_api.get(URL, {"category": "detractor"})) == {fresh.pk}
+    assert _ids(read_api.get(URL, {"since": today.isoformat()})) == {fresh.pk, other.pk}
+    until = (today - dt.timedelta(days=10)).isoformat()
+    assert _ids(read_api.get(URL, {"until": until})) == {old.pk}
+    since = (now - dt.timedelta(hours=1)).isoformat()
+    assert _ids(read_api.get(URL, {"updated_since": since})) == {fresh.pk, other.pk}
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"since": "not-a-date"}, "since"),
+        ({"since": "9999-12-31"}, "since"),
+        ({"until": "0001-01-01"}, "until"),
+        ({"since": "2026-02-01", "until": "2026-01-01"}, "since"),
+        ({"category": "angry"}, "category"),
+        ({"updated_since": "soon"}, "updated_since"),
+    ],
+)
+def test_bad_filters_are_a_400(read_api, touchpoint, params, field):
+    response = read_api.get(URL, params)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_lists_are_paginated_with_a_cursor(read_api, touchpoint):
+    ResponseFactory.create_batch(7, touchpoint=touchpoint)
+    seen = []
+    url = URL + "?page_size=3"
+    while url:
+        page = read_api.get(url).json()
+        assert len(page["results"]) <= 3
+        seen += [r["id"] for r in page["results"]]
+        url = page["next"]
+    assert len(seen) == len(set(seen)) == 7
+
+
+def test_the_list_costs_a_fixed_number_of_queries(
+    read_api, touchpoint, django_assert_max_num_queries
+):
+    for _ in range(20):
+        ResponseFactory(touchpoint=touchpoint, person=PersonFactory())
+    with django_assert_max_num_queries(4):
+        assert read_api.get(URL).status_code == 200
+
+
+def test_an_unknown_response_is_a_404(read_api):
+    response = read_api.get(URL + "123456/")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
+
+
+# --- batch --------------------------------------------------------------------------------
+
+
+def test_a_batch_records_every_response_with_cases_for_detractors(
+    write_api, touchpoint, touchpoint_b
+):
+    items = [
+        {"touchpoint": "support-call", "score": s % 11, "comment": f"c{s}"} for s in range(100)
+    ]
+    items.append({"touchpoint": "billing", "score": 0})
+    response = write_api.post(BATCH, {"responses": items}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["count"] == 101 and len(body["ids"]) == 101
+    rows = Response.objects.in_bulk(body["ids"])
+    assert [rows[i].score for i in body["ids"]] == [s % 11 for s in range(100)] + [0]
+    detractors = Response.objects.filter(category="detractor")
+    assert FollowUpCase.objects.count() == detractors.count() > 0
+    assert not detractors.filter(case__isnull=True).exists()
+
+
+def test_a_batch_sends_the_recorded_signal_per_row_and_one_rollup_per_day(
+    write_api, touchpoint, django_capture_on_commit_callbacks, monkeypatch
+):
+    seen = []
+
+    def listener(sender, response, created, previous_score, **kwargs):
+        seen.append((response.pk, created, previous_score))
+
+    response_recorded.connect(listener)
+    scheduled = []
+    from surveys import services
+
+    real = services.rollup_schedule_on_commit
+    monkeypatch.setattr(
+        services,
+        "rollup_schedule_on_commit",
+        lambda **kw: (scheduled.append(kw), real(**kw))[1],
+    )
+    yesterday = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    items = [{"touchpoint": "support-call", "score": 9} for _ in range(5)]
+    items += [{"touchpoint": "support-call", "score": 3, "created_at": yesterday} for _ in range(2)]
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            body = write_api.post(BATCH, {"responses": items}, format="json").json()
+    finally:
+        response_recorded.disconnect(listener)
+    assert seen == [(pk, True, None) for pk in body["ids"]]
+    assert len(scheduled) == 2
+    assert sum(d.promoters + d.detractors for d in NpsDaily.objects.all()) == 7
+
+
+def test_a_batch_with_any_bad_item_writes_nothing_and_names_each_error(write_api, touchpoint):
+    items = [{"touchpoint": "support-call", "score": 9} for _ in range(5)]
+    items[1]["score"] = 11
+    items[3] = {"touchpoint": "nowhere", "score": 5, "comment": "x" * 5001}
+    items.append("not an object")
+    response = write_api.post(BATCH, {"responses": items}, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]["responses"]
+    assert set(errors) == {"1", "3", "5"}
+    assert set(errors["1"]) == {"score"}
+    assert set(errors["3"]) == {"touchpoint", "comment"}
+    assert "non_field_errors" in errors["5"]
+    assert not Response.objects.exists()
+
+
+def test_a_batch_is_rolled_back_when_a_receiver_fails(write_api, touchpoint):
+    def explode(sender, response, **kwargs):
+        if response.score == 0:
+            raise RuntimeError("boom")
+
+    response_recorded.connect(explode)
+    try:
+        with pytest.raises(RuntimeError):
+            write_api.post(
+                BATCH,
+                {"responses": [{"touchpoint": "support-call", "score": s} for s in (9, 0)]},
+                format="json",
+            )
+    finally:
+        response_recorded.disconnect(explode)
+    assert not Response.objects.exists()
+    assert not FollowUpCase.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"responses": []},
+        {"responses": "many"},
+        [],
+        {"responses": [{"touchpoint": "support-call", "score": 1}] * 1001},
+    ],
+)
+def test_a_batch_needs_one_to_a_thousand_items(write_api, touchpoint, body):
+    response = write_api.post(BATCH, body, format="json")
+    assert response.status_code == 400
+    assert "responses" in response.json()["errors"]
+    assert not Response.objects.exists()
+
+
+def test_a_batch_of_a_thousand_is_accepted(write_api, touchpoint):
+    items = [{"touchpoint": "support-call", "score": 9} for _ in range(1000)]
+    response = write_api.post(BATCH, {"responses": items}, format="json")
+    assert response.status_code == 201
+    assert Response.objects.count() == 1000

@@ -1,0 +1,300 @@
+"""The executive scorecard, the weekly digest and team alerts."""
+
+import csv
+import datetime as dt
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from cxhub import selectors, services
+from cxhub.models import AlertDelivery, DigestDelivery, NpsBreach, TeamAlert
+from surveys import nps
+from surveys import services as survey_services
+from surveys.selectors import Period
+from tests.factories import ResponseFactory
+
+NOW = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC)
+
+
+def responses(touchpoint, scores, at):
+    for score in scores:
+        ResponseFactory(touchpoint=touchpoint, score=score, created_at=at, updated_at=at)
+
+
+@pytest.fixture
+def data(touchpoint, touchpoint_b, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    # This month so far vs the same number of days before it.
+    responses(touchpoint, [10] * 30 + [9] * 10 + [3] * 10, NOW - dt.timedelta(days=2))  # +60
+    responses(touchpoint, [10] * 10 + [7] * 20 + [3] * 20, NOW - dt.timedelta(days=25))  # −20
+    responses(touchpoint_b, [10, 9, 2, 8], NOW - dt.timedelta(days=3))  # +25, tiny sample
+    responses(touchpoint_b, [10, 3, 3, 8], NOW - dt.timedelta(days=22))  # −25
+    survey_services.rollups_recompute_range(start=dt.date(2026, 9, 1), end=dt.date(2026, 11, 30))
+
+
+@pytest.mark.parametrize("persona", ["executive", "lead_a", "cx_admin"])
+def test_executives_leads_and_admins_see_the_scorecard(request, client, data, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get("/scorecard/").status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["employee", "manager_a"])
+def test_others_do_not(request, client, data, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get("/scorecard/").status_code == 403
+    assert client.get("/scorecard/scorecard.csv").status_code == 403
+    assert client.get("/scorecard/digest-preview/").status_code == 403
+
+
+def test_scorecard_figures_equal_a_direct_computation(client, executive, data, touchpoint):
+    client.force_login(executive)
+    page = client.get("/scorecard/")
+    row = next(r for r in page.context["rows"] if r.touchpoint == touchpoint)
+    period = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 19))
+    tz = timezone.get_current_timezone()
+
+    def direct(start, end):
+        scores = [
+            r.score
+            for r in touchpoint.responses.all()
+            if dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+            <= r.created_at
+            < dt.datetime.combine(end, dt.time.min, tzinfo=tz)
+        ]
+        return nps.Counts.from_scores(scores)
+
+    assert page.context["period"] == period
+    assert row.current == direct(period.start, period.end)
+    assert row.previous == direct(dt.date(2026, 10, 14), dt.date(2026, 11, 1))
+    assert (row.current.nps, row.previous.nps, row.change, row.vs_target) == (60, -20, 80, 30)
+
+
+def test_colour_only_where_the_difference_exceeds_the_margin_of_error(client, executive, data):
+    client.force_login(executive)
+    html = client.get("/scorecard/").content.decode()
+    big = html.split('data-touchpoint="support-call"')[1].split("</tr>")[0]
+    small = html.split('data-touchpoint="billing"')[1].split("</tr>")[0]
+    assert 'class="change up significant"' in big  # +80 with ±~20 margins
+    assert "significant" not in small  # +50 on four answers each is within the noise
+    assert not selectors.significant(5, 3, 4)
+    assert selectors.significant(6, 3, 4) is True
+
+
+def test_custom_range_and_bad_dates(client, executive, data):
+    client.force_login(executive)
+    ok = client.get("/scorecard/?period=custom&start=2026-10-20&end=2026-10-31")
+    assert ok.context["period"] == Period(dt.date(2026, 10, 20), dt.date(2026, 11, 1))
+    for query in ("start=nope&end=2026-10-31", "start=2026-11-05&end=2026-11-01"):
+        bad = client.get(f"/scorecard/?period=custom&{query}")
+        assert bad.status_code == 400
+        assert bad.context["error"]
+
+
+def test_csv_download_has_the_same_table_and_neutralises_formulas(
+    client, executive, data, touchpoint
+):
+    touchpoint.name = '=HYPERLINK("http://evil")'
+    touchpoint.save()
+    client.force_login(executive)
+    answer = client.get("/scorecard/scorecard.csv?period=month")
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    assert rows[0][:3] == ["touchpoint", "responses", "nps"]
+    evil = next(r for r in rows if "HYPERLINK" in r[0])
+    assert evil[0].startswith("'=")
+    assert evil[1:4] == ["50", "60", evil[3]]
+    assert next(r for r in rows if r[0] == "Billing")[2] == "25"
+
+
+# --- weekly digest --------------------------------------------------------------------
+
+
+@pytest.fixture
+def recipients(executive, lead_a, employee, manager_a):
+    for user in (executive, lead_a, employee, manager_a):
+        user.email = f"{user.username}@example.com"
+        user.save()
+    return executive, lead_a
+
+
+def test_digest_goes_to_executives_and_leads_once_per_week_even_if_run_twice(
+    recipients, data, touchpoint
+):
+    time_now = NOW  # a Wednesday: the digest covers 9–15 November
+    assert services.digests_send_weekly(today=timezone.localdate(time_now)) == 2
+    assert services.digests_send_weekly(today=timezone.localdate(time_now)) == 0
+    assert sorted(m.to[0] for m in mail.outbox) == ["eve@example.com", "leo@example.com"]
+    assert DigestDelivery.objects.filter(status="sent").count() == 2
+    assert mail.outbox[0].alternatives[0][1] == "text/html"
+
+
+def test_concurrent_digest_runs_still_send_once(recipients, data, transactional_db):
+    from django.db import connection
+
+    today = timezone.localdate(NOW)
+
+    def run():
+        try:
+            services.digests_send_weekly(today=today)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(mail.outbox) == 2
+
+
+def test_a_worker_that_died_mid_send_does_not_cause_a_second_digest(recipients, data):
+    executive, lead = recipients
+    week = selectors.digest_week(timezone.localdate(NOW))
+    DigestDelivery.objects.create(user=executive, week=week.start)  # claimed, never marked sent
+    services.digests_send_weekly(today=timezone.localdate(NOW))
+    assert [m.to[0] for m in mail.outbox] == ["leo@example.com"]
+
+
+def test_opting_out_is_honoured(client, recipients, data):
+    executive, _ = recipients
+    client.force_login(executive)
+    client.post("/scorecard/digest/")
+    services.digests_send_weekly(today=timezone.localdate(NOW))
+    assert [m.to[0] for m in mail.outbox] == ["leo@example.com"]
+    client.post("/scorecard/digest/", {"subscribe": "1"})
+    assert executive in selectors.digest_recipients()
+
+
+def test_a_team_lead_digest_has_their_team_and_overdue_cases(
+    recipients, data, touchpoint, time_machine
+):
+    executive, lead = recipients
+    time_machine.move_to(NOW - dt.timedelta(days=6), tick=False)
+    survey_services.response_record(touchpoint=touchpoint, score=1, comment="Angry")
+    time_machine.move_to(NOW, tick=False)
+    week = selectors.digest_week(timezone.localdate(NOW))
+    lead_text = services.digest_render(user=lead, week=week).body
+    exec_text = services.digest_render(user=executive, week=week).body
+    assert "Your team, Support:" in lead_text
+    assert "overdue cases: 1" in lead_text, lead_text
+    assert "Your team" not in exec_text
+    assert "Support call" in exec_text and "Stop these emails" in exec_text
+
+
+def test_digest_preview_renders_for_a_lead(client, lead_a, data):
+    client.force_login(lead_a)
+    page = client.get("/scorecard/digest-preview/")
+    assert page.status_code == 200
+    assert b"Your team: Support" in page.content
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+class Receiver(BaseHTTPRequestHandler):
+    bodies: list = []
+    fail_first = 0
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Receiver.fail_first > 0:
+            Receiver.fail_first -= 1
+            self.send_response(500)
+        else:
+            Receiver.bodies.append(body)
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(team_a):
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.bodies, Receiver.fail_first = [], 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    TeamAlert.objects.create(team=team_a, webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
+    yield Receiver
+    server.shutdown()
+
+
+def test_a_new_detractor_posts_to_the_teams_webhook(
+    webhook, touchpoint, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        survey_services.response_record(touchpoint=touchpoint, score=2, comment="Broken again")
+    assert len(webhook.bodies) == 1
+    assert b"New detractor (2) at Support call" in webhook.bodies[0]
+    assert AlertDelivery.objects.get().status == "sent"
+
+
+def test_a_failing_webhook_is_retried_and_logged_and_never_breaks_the_request(
+    webhook, client, touchpoint, django_capture_on_commit_callbacks, time_machine
+):
+    webhook.fail_first = 2
+    time_machine.move_to(NOW, tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(f"/s/{touchpoint.slug}/", {"score": "1"})
+    assert answer.status_code == 302
+    delivery = AlertDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert "HTTP Error 500" in delivery.last_error
+    # Celery retries with backoff (autoretry); the sweeper redelivers what is still
+    # pending, which is what each retry does.
+    time_machine.shift(dt.timedelta(minutes=5))
+    services.alerts_redeliver()
+    time_machine.shift(dt.timedelta(minutes=5))
+    services.alerts_redeliver()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 3, "")
+    assert len(webhook.bodies) == 1
+    services.alerts_redeliver()
+    assert len(webhook.bodies) == 1
+
+
+def test_an_unreachable_webhook_ends_failed_with_its_error(
+    team_a, touchpoint, django_capture_on_commit_callbacks, time_machine
+):
+    TeamAlert.objects.create(team=team_a, webhook_url="http://127.0.0.1:1/hook")
+    time_machine.move_to(NOW, tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        survey_services.response_record(touchpoint=touchpoint, score=1)
+    for _ in range(10):
+        time_machine.shift(dt.timedelta(minutes=5))
+        services.alerts_redeliver()
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == "failed"
+    assert delivery.attempts == services.MAX_ALERT_ATTEMPTS
+    assert "Connection refused" in delivery.last_error or "URLError" in delivery.last_error
+
+
+def test_nps_below_target_alerts_the_lead_once_per_breach(
+    touchpoint, lead_a, time_machine, django_capture_on_commit_callbacks
+):
+    lead_a.email = "leo@example.com"
+    lead_a.save()
+    time_machine.move_to(NOW, tick=False)
+    responses(touchpoint, [0, 2, 3, 9] * 10, NOW - dt.timedelta(days=1))  # NPS −50 vs target +30
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(services.nps_breaches_check()) == 1
+        assert services.nps_breaches_check() == []
+    assert [m.subject for m in mail.outbox] == ["Below target: Support call"]
+    # Recovery closes the breach; a new fall is a new breach, alerted again.
+    responses(touchpoint, [10] * 200, NOW - dt.timedelta(hours=2))
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    services.nps_breaches_check()
+    assert NpsBreach.objects.get().ended_at is not None
+    time_machine.move_to(NOW + dt.timedelta(days=8), tick=False)
+    responses(touchpoint, [0] * 20, NOW + dt.timedelta(days=7, hours=20))
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.nps_breaches_check()
+    assert NpsBreach.objects.count() == 2
+    assert len(mail.outbox) == 2

@@ -1,0 +1,273 @@
+"""Customer shout-outs: a promoter comment that names an employee becomes a postcard
+"from the customer" that the employee's team lead publishes in one click."""
+
+import pytest
+from django.core import mail
+
+from recognition import receivers, services
+from recognition.models import Postcard, PraiseExclusion, Profile, ShoutOut
+from surveys import services as survey_services
+from surveys.models import Response
+
+
+def candidates(shoutout):
+    return set(shoutout.candidates.all())
+
+
+def test_a_comment_naming_an_employee_proposes_a_postcard_to_their_lead(
+    promoter, staff, team_a, lead_a
+):
+    sarah = staff("sarah", "Sarah", "Lopez", team_a)
+    response = promoter("Sarah Lopez on the phone was brilliant!")
+    shoutout = ShoutOut.objects.get(response=response)
+    assert candidates(shoutout) == {sarah}
+    assert (shoutout.lead, shoutout.status, shoutout.matched_name) == (
+        lead_a,
+        "pending",
+        "sarah lopez",
+    )
+
+
+def test_the_lead_of_the_named_employees_team_gets_it_whatever_the_touchpoint(
+    promoter, staff, team_a, team_b, lead_a
+):
+    lead_b = staff("lara", "Lara", "Lead", team_b, role="lead")
+    team_b.lead = lead_b
+    team_b.save()
+    staff("karim", "Karim", "Bernard", team_b)
+    promoter("Karim Bernard sorted my bill")  # a Support touchpoint, a Billing employee
+    assert ShoutOut.objects.get().lead == lead_b
+
+
+def test_accents_and_case_do_not_stop_a_match(promoter, staff, team_a, lead_a):
+    chloe = staff("chloe", "Chloé", "Dupont", team_a)
+    promoter("merci à CHLOE dupont !")
+    assert candidates(ShoutOut.objects.get()) == {chloe}
+
+
+def test_a_nickname_the_employee_set_matches(client, promoter, staff, team_a, lead_a):
+    ben = staff("benjamin", "Benjamin", "Roux", team_a)
+    client.force_login(ben)
+    client.post("/champions/me/", {"nickname": "Benji"})
+    assert Profile.objects.get(user=ben).nickname == "Benji"
+    promoter("Benji fixed everything in minutes")
+    assert candidates(ShoutOut.objects.get()) == {ben}
+
+
+def test_a_name_matching_several_people_is_listed_not_guessed(
+    client, promoter, staff, team_a, team_b, lead_a
+):
+    one = staff("tom1", "Tom", "Martin", team_a)
+    two = staff("tom2", "Tom", "Martin", team_b)
+    promoter("Tom Martin was great")
+    shoutout = ShoutOut.objects.get()
+    assert candidates(shoutout) == {one, two}
+    assert shoutout.lead == lead_a  # several teams: the touchpoint team's lead chooses
+    client.force_login(lead_a)
+    page = client.get("/champions/shout-outs/").content.decode()
+    assert "fits 2 colleagues" in page
+    assert f'value="{one.pk}"' in page and f'value="{two.pk}"' in page
+    refused = client.post(f"/champions/shout-outs/{shoutout.pk}/publish/", HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400
+    assert b"choose who the customer meant" in refused.content
+    assert Postcard.objects.count() == 0
+    chosen = client.post(
+        f"/champions/shout-outs/{shoutout.pk}/publish/",
+        {"recipient": two.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert chosen.status_code == 200
+    assert Postcard.objects.get().recipient == two
+
+
+def test_a_nickname_shared_with_a_name_lists_both(promoter, staff, team_a, lead_a):
+    sam = staff("sam", "Samuel", "Roy", team_a)
+    other = staff("sami", "Sami", "Haddad", team_a)
+    Profile.objects.create(user=other, nickname="Samuel Roy")
+    promoter("Samuel Roy helped me")
+    assert candidates(ShoutOut.objects.get()) == {sam, other}
+
+
+def test_a_recipient_outside_the_candidates_is_refused(
+    client, promoter, staff, team_a, lead_a, manager_a
+):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    promoter("Sarah Lopez was brilliant")
+    shoutout = ShoutOut.objects.get()
+    client.force_login(lead_a)
+    page = client.post(
+        f"/champions/shout-outs/{shoutout.pk}/publish/",
+        {"recipient": manager_a.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert page.status_code == 400
+    assert Postcard.objects.count() == 0
+
+
+def test_no_match_first_names_alone_and_non_promoters_propose_nothing(
+    promoter, staff, team_a, lead_a
+):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    promoter("Sarah was nice")
+    promoter("Great shop, nobody named")
+    promoter("Lopezsarah lopezia")
+    promoter("Sarah Lopez was rude", score=4, email="rude@example.net", name="R S")
+    promoter("Sarah Lopez was fine", score=8, email="fine@example.net", name="F S")
+    assert ShoutOut.objects.count() == 0
+
+
+def test_the_full_name_wins_over_a_nickname_inside_it(promoter, staff, team_a, lead_a):
+    sarah = staff("sarah", "Sarah", "Lopez", team_a)
+    other = staff("sal", "Salome", "Petit", team_a)
+    Profile.objects.create(user=other, nickname="Sarah")
+    promoter("Sarah Lopez was brilliant")
+    assert candidates(ShoutOut.objects.get()) == {sarah}
+
+
+def test_the_lead_publishes_in_one_click_and_only_once(
+    client, promoter, staff, team_a, lead_a, django_capture_on_commit_callbacks
+):
+    sarah = staff("sarah", "Sarah", "Lopez", team_a)
+    promoter("Sarah Lopez was brilliant. Call me: +33 6 11 22 33 44. Marie-Claire Dubois")
+    shoutout = ShoutOut.objects.get()
+    client.force_login(lead_a)
+    listing = client.get("/champions/shout-outs/").content.decode()
+    assert "Sarah Lopez" in listing and "Dubois" not in listing and "11 22 33" not in listing
+    assert f'hx-post="/champions/shout-outs/{shoutout.pk}/publish/"' in listing
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(f"/champions/shout-outs/{shoutout.pk}/publish/", HTTP_HX_REQUEST="true")
+    assert page.status_code == 200
+    assert b"Published" in page.content and b"<html" not in page.content
+    postcard = Postcard.objects.get()
+    assert (postcard.recipient, postcard.sender, postcard.from_customer) == (sarah, lead_a, True)
+    assert postcard.response_id == shoutout.response_id
+    assert postcard.message.startswith("Marie-Claire D. wrote: “Sarah Lopez was brilliant.")
+    assert "Dubois" not in postcard.message and "11 22 33" not in postcard.message
+    assert [m.to for m in mail.outbox] == [[sarah.email]]  # the lead published it: no email to self
+    shoutout.refresh_from_db()
+    assert (shoutout.status, shoutout.postcard, shoutout.decided_by) == (
+        "published",
+        postcard,
+        lead_a,
+    )
+    again = client.post(f"/champions/shout-outs/{shoutout.pk}/publish/", HTTP_HX_REQUEST="true")
+    assert again.status_code == 400
+    assert b"already handled" in again.content
+    assert Postcard.objects.count() == 1
+    assert b"from a customer" in client.get("/champions/").content
+
+
+def test_shout_outs_do_not_count_against_the_leads_daily_cap(
+    promoter, staff, team_a, lead_a, send, employee, settings
+):
+    settings.POSTCARD_DAILY_CAP = 1
+    send(lead_a, employee)
+    staff("sarah", "Sarah", "Lopez", team_a)
+    promoter("Sarah Lopez was brilliant")
+    services.shoutout_publish(shoutout=ShoutOut.objects.get(), by=lead_a)
+    assert Postcard.objects.count() == 2
+
+
+def test_only_the_lead_it_was_proposed_to_may_see_publish_or_dismiss(
+    client, promoter, staff, team_a, team_b, lead_a, manager_a, employee, cx_admin
+):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    other_lead = staff("lara", "Lara", "Lead", team_b, role="lead")
+    promoter("Sarah Lopez was brilliant")
+    shoutout = ShoutOut.objects.get()
+    for outsider in (manager_a, employee, other_lead, cx_admin):
+        client.force_login(outsider)
+        for action in ("publish", "dismiss"):
+            url = f"/champions/shout-outs/{shoutout.pk}/{action}/"
+            assert client.post(url).status_code == 404, (outsider, action)
+        assert b"Sarah Lopez was brilliant" not in client.get("/champions/shout-outs/").content
+        with pytest.raises(services.RecognitionError):
+            services.shoutout_publish(shoutout=shoutout, by=outsider)
+    assert Postcard.objects.count() == 0
+    assert ShoutOut.objects.get().status == "pending"
+
+
+def test_the_lead_may_dismiss_a_false_match(client, promoter, staff, team_a, lead_a):
+    staff("rose", "Rose", "Garden", team_a)
+    promoter("The rose garden outside was lovely")
+    shoutout = ShoutOut.objects.get()
+    client.force_login(lead_a)
+    page = client.post(f"/champions/shout-outs/{shoutout.pk}/dismiss/", HTTP_HX_REQUEST="true")
+    assert page.status_code == 200
+    assert b"Dismissed" in page.content
+    assert Postcard.objects.count() == 0
+    assert b"No shout-outs waiting for you" in client.get("/champions/shout-outs/").content
+
+
+def test_an_excluded_comment_cannot_be_published(promoter, staff, team_a, lead_a, cx_admin):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    response = promoter("Sarah Lopez was brilliant")
+    PraiseExclusion.objects.create(response=response, excluded_by=cx_admin)
+    with pytest.raises(services.RecognitionError, match="took this comment off"):
+        services.shoutout_publish(shoutout=ShoutOut.objects.get(), by=lead_a)
+
+
+def test_suggesting_twice_creates_nothing_new(promoter, staff, team_a, lead_a):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    response = promoter("Sarah Lopez was brilliant")
+    assert services.shoutouts_suggest(response_id=response.pk) == []
+    assert services.shoutouts_suggest_sweep() == 0
+    assert ShoutOut.objects.count() == 1
+
+
+def test_the_sweeper_suggests_what_a_lost_task_left_undone(
+    promoter, staff, team_a, lead_a, monkeypatch
+):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    monkeypatch.setattr(receivers, "enqueue_on_commit", lambda *a, **k: None)  # lost
+    promoter("Sarah Lopez was brilliant")
+    assert ShoutOut.objects.count() == 0
+    assert services.shoutouts_suggest_sweep() == 1
+    assert ShoutOut.objects.count() == 1
+
+
+def test_the_receiver_enqueues_only_for_promoters_with_a_comment(
+    touchpoint, monkeypatch, django_capture_on_commit_callbacks
+):
+    enqueued = []
+    monkeypatch.setattr(
+        receivers, "enqueue_on_commit", lambda task, *args: enqueued.append((task.name, args))
+    )
+    cases = [(10, "Lovely"), (9, ""), (9, "   "), (8, "Fine"), (2, "Awful")]
+    recorded = [
+        survey_services.response_record(touchpoint=touchpoint, score=s, comment=c) for s, c in cases
+    ]
+    assert enqueued == [("recognition.tasks.shoutouts_suggest", (recorded[0].pk,))]
+
+
+def test_the_receiver_never_fails_the_survey(touchpoint, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("broker exploded")
+
+    monkeypatch.setattr(receivers, "enqueue_on_commit", broken)
+    response = survey_services.response_record(touchpoint=touchpoint, score=10, comment="Great")
+    assert Response.objects.filter(pk=response.pk).exists()
+    assert "could not schedule shout-out suggestions" in caplog.text
+
+
+def test_the_receiver_is_connected_once(db):
+    from surveys.hooks import response_recorded
+
+    uids = [lookup_key[0] for lookup_key, *_ in response_recorded.receivers]
+    assert uids.count("recognition.suggest_shoutouts") == 1
+
+
+def test_the_dashboard_panel_tells_a_lead_about_waiting_shout_outs(
+    promoter, staff, team_a, lead_a, employee
+):
+    from django.template.loader import render_to_string
+
+    from recognition import selectors
+
+    staff("sarah", "Sarah", "Lopez", team_a)
+    promoter("Sarah Lopez was brilliant")
+    panel = selectors.dashboard_panel(user=lead_a)
+    assert panel["pending_shoutouts"] == 1
+    html = render_to_string("recognition/_dashboard_panel.html", {"panel": panel})
+    assert "1 customer shout-out waiting for you" in html
+    assert selectors.dashboard_panel(user=employee)["pending_shoutouts"] == 0
