@@ -74,6 +74,8 @@ class Person(models.Model):
     locale = models.CharField(max_length=10, blank=True, default="")
     properties = models.JSONField(default=dict, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # When an email to this person bounced (permanently): shown by /v1/bounces.
+    bounced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -206,6 +208,9 @@ class Response(models.Model):
     # First submission: the day a response belongs to. Answering again keeps it.
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Where an imported response came from ("delighted:<response id>", or a digest of
+    # the row): importing the same file twice adds nothing. Blank for live answers.
+    source_key = models.CharField(max_length=100, blank=True, default="")
 
     objects = ResponseQuerySet.as_manager()
 
@@ -222,6 +227,11 @@ class Response(models.Model):
                     | Q(category=nps.PROMOTER, score__gte=9)
                 ),
                 name="response_category_matches_score",
+            ),
+            models.UniqueConstraint(
+                fields=["source_key"],
+                condition=~Q(source_key=""),
+                name="response_unique_source_key",
             ),
         ]
         indexes = [
@@ -269,3 +279,58 @@ class NpsDaily(models.Model):
     @property
     def counts(self) -> nps.Counts:
         return nps.Counts(self.promoters, self.passives, self.detractors)
+
+
+class ResponseImport(models.Model):
+    """One CSV file of responses imported in the background, with its progress and a
+    report of the rows it skipped and why.
+
+    The file's text is kept in the row (not on a disk the web and worker containers
+    would have to share); it is cleared once the import has finished.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    filename = models.CharField(max_length=255)
+    content = models.TextField(blank=True, default="")
+    default_touchpoint = models.ForeignKey(
+        Touchpoint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="For rows that do not name a touchpoint (Delighted exports never do).",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    # [{"row": 12, "reason": "score: must be a whole number from 0 to 10"}, ...] (capped).
+    report = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Import of {self.filename} ({self.get_status_display()})"
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_total)
