@@ -210,7 +210,7 @@ class Response(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     # Where an imported response came from ("delighted:<response id>", or a digest of
     # the row): importing the same file twice adds nothing. Blank for live answers.
-    source_key = models.CharField(max_length=100, blank=True, default="")
+    source_key = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     objects = ResponseQuerySet.as_manager()
 
