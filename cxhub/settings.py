@@ -220,6 +220,8 @@ SURVEY_COMMENT_MAX_LENGTH = 5000
 POSTCARD_DAILY_CAP = env.int("POSTCARD_DAILY_CAP", default=5)
 # Seconds a rollup recompute waits so a burst of responses costs one recompute.
 ROLLUP_DEBOUNCE_SECONDS = env.int("ROLLUP_DEBOUNCE_SECONDS", default=2)
+# Seconds the shout-out matching waits so a burst of promoter comments costs one task.
+SHOUTOUT_DEBOUNCE_SECONDS = env.int("SHOUTOUT_DEBOUNCE_SECONDS", default=3)
 
 # REST API (/api/ native, /v1/ Delighted-compatible). API keys (Bearer) first, so an
 # anonymous call gets 401 with WWW-Authenticate; staff sessions work too.

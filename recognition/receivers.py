@@ -2,12 +2,16 @@
 
 The receiver runs inside the transaction that records the response: it must be cheap
 and must never raise (a raise would lose the customer's answer). It only decides from
-the response in hand and enqueues the matching for after the commit.
+the response in hand and, after the commit, asks for the recent promoter comments to be
+matched: debounced (one task every SHOUTOUT_DEBOUNCE_SECONDS per process, whatever the
+burst), so the survey POST pays no broker round trip per answer.
 """
 
 import logging
 
-from cxhub.queue import enqueue_on_commit
+from django.conf import settings
+
+from cxhub.queue import enqueue_debounced_on_commit
 from surveys import nps
 
 logger = logging.getLogger(__name__)
@@ -18,6 +22,8 @@ def suggest_shoutouts(sender, response, **kwargs):
         if response.category == nps.PROMOTER and (response.comment or "").strip():
             from recognition import tasks
 
-            enqueue_on_commit(tasks.shoutouts_suggest, response.pk)
+            enqueue_debounced_on_commit(
+                tasks.shoutouts_suggest_recent, window=settings.SHOUTOUT_DEBOUNCE_SECONDS
+            )
     except Exception:  # the sweeper (shoutouts_suggest_sweep) catches up
         logger.exception("could not schedule shout-out suggestions for response %s", response.pk)

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DateField
@@ -453,17 +454,54 @@ def shoutouts_suggest(*, response_id: int, index=None) -> list[ShoutOut]:
     return made
 
 
-def shoutouts_suggest_sweep(*, hours: int = 3) -> int:
-    """Redo the suggestions for promoter comments recorded or changed in the last
-    `hours` (for a task lost with the broker). Idempotent. Returns shout-outs made."""
-    since = timezone.now() - dt.timedelta(hours=hours)
+def _shoutouts_suggest_between(since: dt.datetime, until: dt.datetime) -> int:
     ids = (
-        Response.objects.filter(updated_at__gte=since, category=nps.PROMOTER)
+        Response.objects.filter(updated_at__gte=since, updated_at__lte=until, category=nps.PROMOTER)
         .exclude(comment="")
         .values_list("pk", flat=True)
     )
     index = _names_index()
     return sum(len(shoutouts_suggest(response_id=pk, index=index)) for pk in ids.iterator())
+
+
+def shoutouts_suggest_sweep(*, hours: int = 3) -> int:
+    """Redo the suggestions for promoter comments recorded or changed in the last
+    `hours` (for a task lost with the broker). Idempotent. Returns shout-outs made."""
+    now = timezone.now()
+    return _shoutouts_suggest_between(now - dt.timedelta(hours=hours), now)
+
+
+SCANNED_UNTIL_KEY = "recognition:shoutouts-scanned-until"
+# A response's updated_at is set before its transaction commits: each run looks this
+# far behind the previous one, so a commit that landed just after a scan is not missed.
+SCAN_OVERLAP = dt.timedelta(seconds=30)
+# Without a previous run on record (cache cleared or down), look back this far; the
+# hourly sweep covers anything older.
+SCAN_DEFAULT_LOOKBACK = dt.timedelta(minutes=15)
+
+
+def shoutouts_suggest_recent(*, now: dt.datetime | None = None) -> int:
+    """Suggest shout-outs for the promoter comments recorded or changed since the last
+    run (a watermark kept in the cache, minus SCAN_OVERLAP).
+
+    This is what the survey's after-commit work triggers, debounced: a burst of
+    promoter comments costs one task every few seconds instead of one broker message
+    per answer (the survey POST's hot path). Idempotent: overlapping runs, or a run
+    delivered twice, make nothing twice. Returns the shout-outs made.
+    """
+    now = now or timezone.now()
+    try:
+        scanned_until = cache.get(SCANNED_UNTIL_KEY)
+    except Exception:  # the cache is Redis in production; the lookback covers it
+        logger.warning("cache unavailable; scanning the last %s of comments", SCAN_DEFAULT_LOOKBACK)
+        scanned_until = None
+    since = (scanned_until or now - SCAN_DEFAULT_LOOKBACK) - SCAN_OVERLAP
+    made = _shoutouts_suggest_between(since, now)
+    try:
+        cache.set(SCANNED_UNTIL_KEY, now, timeout=24 * 60 * 60)
+    except Exception:
+        logger.warning("cache unavailable; the next scan looks back %s", SCAN_DEFAULT_LOOKBACK)
+    return made
 
 
 def shoutout_value() -> Value:

@@ -29,6 +29,11 @@ def shoutouts_suggest(response_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+def shoutouts_suggest_recent() -> int:
+    return services.shoutouts_suggest_recent()
+
+
+@shared_task(acks_late=True)
 def shoutouts_suggest_sweep() -> int:
     return services.shoutouts_suggest_sweep()
 

@@ -1,6 +1,8 @@
 """Customer shout-outs: a promoter comment that names an employee becomes a postcard
 "from the customer" that the employee's team lead publishes in one click."""
 
+import datetime as dt
+
 import pytest
 from django.core import mail
 
@@ -219,7 +221,7 @@ def test_the_sweeper_suggests_what_a_lost_task_left_undone(
     promoter, staff, team_a, lead_a, monkeypatch
 ):
     staff("sarah", "Sarah", "Lopez", team_a)
-    monkeypatch.setattr(receivers, "enqueue_on_commit", lambda *a, **k: None)  # lost
+    monkeypatch.setattr(receivers, "enqueue_debounced_on_commit", lambda *a, **k: None)  # lost
     promoter("Sarah Lopez was brilliant")
     assert ShoutOut.objects.count() == 0
     assert services.shoutouts_suggest_sweep() == 1
@@ -231,20 +233,62 @@ def test_the_receiver_enqueues_only_for_promoters_with_a_comment(
 ):
     enqueued = []
     monkeypatch.setattr(
-        receivers, "enqueue_on_commit", lambda task, *args: enqueued.append((task.name, args))
+        receivers,
+        "enqueue_debounced_on_commit",
+        lambda task, *args, window: enqueued.append((task.name, args, window)),
     )
     cases = [(10, "Lovely"), (9, ""), (9, "   "), (8, "Fine"), (2, "Awful")]
-    recorded = [
-        survey_services.response_record(touchpoint=touchpoint, score=s, comment=c) for s, c in cases
-    ]
-    assert enqueued == [("recognition.tasks.shoutouts_suggest", (recorded[0].pk,))]
+    for s, c in cases:
+        survey_services.response_record(touchpoint=touchpoint, score=s, comment=c)
+    assert enqueued == [("recognition.tasks.shoutouts_suggest_recent", (), 3)]
+
+
+def test_a_burst_of_promoter_comments_publishes_one_task_per_window(
+    touchpoint, settings, monkeypatch, request, django_capture_on_commit_callbacks
+):
+    """With a broker, the survey POST publishes no message per answer: the matching
+    runs once per debounce window and covers every comment of the burst."""
+    from cxhub import queue
+    from recognition import tasks
+
+    published = []
+    conf = tasks.shoutouts_suggest_recent.app.conf
+    eager = conf.task_always_eager
+    conf.task_always_eager = False
+    request.addfinalizer(lambda: setattr(conf, "task_always_eager", eager))
+    monkeypatch.setattr(
+        queue,
+        "publish",
+        lambda task, *args, countdown=None: published.append((task.name, countdown)) or True,
+    )
+    for i in range(20):
+        with django_capture_on_commit_callbacks(execute=True):
+            survey_services.response_record(touchpoint=touchpoint, score=10, comment=f"Lovely {i}")
+    matching = [p for p in published if p[0] == tasks.shoutouts_suggest_recent.name]
+    assert matching == [(tasks.shoutouts_suggest_recent.name, settings.SHOUTOUT_DEBOUNCE_SECONDS)]
+
+
+def test_the_recent_scan_covers_comments_since_the_last_run_and_runs_twice_safely(
+    promoter, staff, team_a, lead_a, monkeypatch, time_machine
+):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    staff("omar", "Omar", "Haddad", team_a)
+    monkeypatch.setattr(receivers, "enqueue_debounced_on_commit", lambda *a, **k: None)
+    time_machine.move_to(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False)
+    promoter("Sarah Lopez was brilliant")
+    assert services.shoutouts_suggest_recent() == 1
+    time_machine.shift(dt.timedelta(minutes=5))
+    promoter("Omar Haddad sorted it out")
+    assert services.shoutouts_suggest_recent() == 1  # only the new one is new
+    assert services.shoutouts_suggest_recent() == 0  # a second delivery makes nothing
+    assert ShoutOut.objects.count() == 2
 
 
 def test_the_receiver_never_fails_the_survey(touchpoint, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("broker exploded")
 
-    monkeypatch.setattr(receivers, "enqueue_on_commit", broken)
+    monkeypatch.setattr(receivers, "enqueue_debounced_on_commit", broken)
     response = survey_services.response_record(touchpoint=touchpoint, score=10, comment="Great")
     assert Response.objects.filter(pk=response.pk).exists()
     assert "could not schedule shout-out suggestions" in caplog.text
