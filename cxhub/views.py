@@ -3,12 +3,12 @@
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 
+from cxhub import caching
 from cxhub.celery import app as celery_app
 from feedback import selectors as feedback_selectors
 from recognition import selectors as recognition_selectors
@@ -17,26 +17,6 @@ from surveys import selectors as survey_selectors
 from surveys.models import Response, Touchpoint
 
 logger = logging.getLogger(__name__)
-
-
-HOME_CACHE_SECONDS = 60
-
-
-def _cached(key, compute):
-    """Organisation-wide figures that scan a month of cases are shared by every viewer
-    for a minute (the queue's own counters are always live)."""
-    try:
-        value = cache.get(key)
-    except Exception:  # the cache is Redis in production: never fail a page for it
-        logger.warning("cache unavailable; computing %s", key)
-        return compute()
-    if value is None:
-        value = compute()
-        try:
-            cache.set(key, value, HOME_CACHE_SECONDS)
-        except Exception:
-            logger.warning("cache unavailable; not storing %s", key)
-    return value
 
 
 @login_required
@@ -51,7 +31,9 @@ def home(request):
             "summaries": summaries,
             "total": survey_selectors.total_counts(summaries),
             "trend": survey_selectors.weekly_trend(),
-            "health": _cached(
+            # Organisation-wide figures that scan a month of cases are shared by every
+            # viewer for a minute (the queue's own counters are always live).
+            "health": caching.shared(
                 f"home-loop-health:{period.start}",
                 lambda: feedback_selectors.loop_health(period=period),
             ),

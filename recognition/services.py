@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cxhub import roles
+from cxhub import caching, roles
 from cxhub.models import Membership, Team
 from cxhub.queue import enqueue_on_commit, publish
 from recognition.models import (
@@ -189,6 +189,13 @@ def _check_inspiration(response: Response | None) -> None:
         )
 
 
+def _forget_dashboard_on_commit() -> None:
+    """The home dashboard's shared Champions panel shows this write at once."""
+    from recognition.selectors import DASHBOARD_PANEL_KEY
+
+    transaction.on_commit(lambda: caching.forget(DASHBOARD_PANEL_KEY))
+
+
 def postcard_send(
     *,
     sender,
@@ -258,6 +265,7 @@ def postcard_send(
         from recognition import tasks
 
         enqueue_on_commit(tasks.postcard_notify, postcard.pk)
+        _forget_dashboard_on_commit()
     return postcard, True
 
 
@@ -276,6 +284,7 @@ def postcard_hide(*, postcard: Postcard, by, reason: str = "") -> Postcard:
         postcard.hidden_reason = (reason or "").strip()[:200]
         postcard.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
         _count(postcard.recipient_id, postcard.created_at, -1)
+        _forget_dashboard_on_commit()
     return postcard
 
 
@@ -357,6 +366,7 @@ def praise_exclude(*, response: Response, by) -> PraiseExclusion:
     exclusion, _ = PraiseExclusion.objects.get_or_create(
         response=response, defaults={"excluded_by": by}
     )
+    _forget_dashboard_on_commit()
     return exclusion
 
 

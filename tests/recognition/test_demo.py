@@ -72,3 +72,25 @@ def test_the_dashboard_panel_without_anything_shows_empty_states(db):
     assert "No postcards this month yet." in html
     assert "No postcards yet." in html
     assert "No praise in the last 30 days yet." in html
+
+
+def test_the_shared_panel_shows_a_new_or_hidden_postcard_at_once(
+    client, employee, manager_a, cx_admin, django_capture_on_commit_callbacks
+):
+    """The panel is cached for a minute for every viewer, but a postcard sent or hidden
+    shows on the next dashboard view."""
+    value = Value.objects.create(name="Listened")
+    client.force_login(employee)
+    assert "Thanks for the calm" not in client.get("/").content.decode()  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        postcard, _ = services.postcard_send(
+            sender=employee,
+            recipient=manager_a,
+            value=value,
+            message="Thanks for the calm",
+            idempotency_key="a",
+        )
+    assert "Thanks for the calm" in client.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.postcard_hide(postcard=postcard, by=cx_admin, reason="test")
+    assert "Thanks for the calm" not in client.get("/").content.decode()
