@@ -133,6 +133,19 @@ class FollowUpCase(models.Model):
             ),
             # My cases.
             models.Index(fields=["assignee", "status", "due_at"], name="case_assignee_status_due"),
+            # The queue page: my open cases in deadline order (read 25, not all of them),
+            # and the team's open-case counters from the index alone.
+            models.Index(
+                fields=["assignee", "due_at"],
+                condition=Q(status__in=["new", "assigned", "in_progress"]),
+                name="case_assignee_open_due",
+            ),
+            models.Index(
+                fields=["team", "due_at"],
+                include=["assignee"],
+                condition=Q(status__in=["new", "assigned", "in_progress"]),
+                name="case_team_open_due",
+            ),
             models.Index(
                 fields=["status", "due_at"], include=["touchpoint"], name="case_status_due"
             ),
