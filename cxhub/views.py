@@ -70,9 +70,16 @@ def touchpoint_detail(request, slug):
             "comments": survey_selectors.latest_comments(touchpoint=touchpoint, category=category),
             "category": category,
             "categories": Response.Category.choices,
-            "health": feedback_selectors.loop_health(period=period, touchpoint_id=touchpoint.pk),
-            "pareto": feedback_selectors.root_cause_pareto(
-                period=survey_selectors.Period.last_days(90), touchpoint_id=touchpoint.pk
+            # The same for every viewer: shared for a minute, like the home page's.
+            "health": caching.shared(
+                f"tp-loop-health:{touchpoint.pk}:{period.start}",
+                lambda: feedback_selectors.loop_health(period=period, touchpoint_id=touchpoint.pk),
+            ),
+            "pareto": caching.shared(
+                f"tp-pareto:{touchpoint.pk}:{period.start}",
+                lambda: feedback_selectors.root_cause_pareto(
+                    period=survey_selectors.Period.last_days(90), touchpoint_id=touchpoint.pk
+                ),
             ),
             "published_actions": feedback_selectors.published_actions(touchpoint_id=touchpoint.pk),
         },

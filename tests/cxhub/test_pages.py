@@ -183,3 +183,18 @@ def test_check_deploy_passes_with_production_settings():
         ALLOWED_HOSTS="cx.example.com",
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_the_touchpoint_loop_health_and_pareto_are_shared_for_a_minute(
+    client, employee, touchpoint
+):
+    client.force_login(employee)
+    url = f"/touchpoints/{touchpoint.slug}/"
+    first = _count_queries(client, url)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    # Loop health (3 queries) and the root-cause Pareto (1) come from the cache.
+    assert len(ctx.captured_queries) == first - 4
