@@ -77,11 +77,18 @@ class FollowUpCase(models.Model):
         "surveys.Response", on_delete=models.PROTECT, related_name="case"
     )
     # The response's touchpoint, copied so loop health per touchpoint needs no join.
+    # touchpoint, team and assignee have no single-column index: the composite indexes
+    # in Meta start with them and serve every lookup (each index costs every insert).
     touchpoint = models.ForeignKey(
-        "surveys.Touchpoint", on_delete=models.PROTECT, related_name="cases"
+        "surveys.Touchpoint", on_delete=models.PROTECT, related_name="cases", db_index=False
     )
     team = models.ForeignKey(
-        "cxhub.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+        "cxhub.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cases",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -89,6 +96,7 @@ class FollowUpCase(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_cases",
+        db_index=False,
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="")

@@ -193,9 +193,18 @@ class Response(models.Model):
         PASSIVE = nps.PASSIVE, "Passive"
         DETRACTOR = nps.DETRACTOR, "Detractor"
 
-    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="responses")
+    # No single-column indexes on these two: the composite indexes below start with
+    # them and serve every lookup, and each index is paid on every survey POST.
+    touchpoint = models.ForeignKey(
+        Touchpoint, on_delete=models.PROTECT, related_name="responses", db_index=False
+    )
     person = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+        db_index=False,
     )
     invitation = models.OneToOneField(
         Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="response"
