@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "surveys.tasks.rollups_reconcile",
         "schedule": 60 * 60,
     },
+    # CSV imports whose task message was lost, or whose worker died mid-run.
+    "response-imports-resume": {
+        "task": "surveys.tasks.response_imports_resume",
+        "schedule": 5 * 60,
+    },
     "invitations-send-due": {
         "task": "surveys.tasks.invitations_send_due",
         "schedule": 60,
@@ -193,6 +198,10 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-redeliver": {
         "task": "cxhub.tasks.alerts_redeliver",
         "schedule": 5 * 60,
+    },
+    "webhooks-redeliver": {
+        "task": "cxhub.tasks.webhooks_redeliver",
+        "schedule": 60,
     },
     "postcards-notify-sweep": {
         "task": "recognition.tasks.postcards_notify_sweep",
@@ -216,6 +225,9 @@ CELERY_BEAT_SCHEDULE = {
 SURVEY_QUIET_PERIOD_DAYS = env.int("SURVEY_QUIET_PERIOD_DAYS", default=30)
 SURVEY_LINK_VALID_DAYS = env.int("SURVEY_LINK_VALID_DAYS", default=30)
 SURVEY_COMMENT_MAX_LENGTH = 5000
+# Delighted-compatible /v1/: the touchpoint (slug) of people and responses whose
+# properties name none; blank: the oldest active touchpoint.
+DELIGHTED_DEFAULT_TOUCHPOINT = env.str("DELIGHTED_DEFAULT_TOUCHPOINT", default="")
 # Customer Champion postcards one person may send per day.
 POSTCARD_DAILY_CAP = env.int("POSTCARD_DAILY_CAP", default=5)
 # Seconds a rollup recompute waits so a burst of responses costs one recompute.

@@ -3,7 +3,7 @@
 from django.dispatch import receiver
 
 from feedback import services
-from surveys.hooks import response_recorded
+from surveys.hooks import person_erased, response_notes, response_recorded, responses_imported
 
 
 @receiver(response_recorded, dispatch_uid="feedback.case_follow_response")
@@ -11,3 +11,36 @@ def follow_response(sender, response, created, previous_score, **kwargs):
     # Runs inside the recording transaction: if this raises, the response is not saved
     # either, so a detractor never exists without its case.
     services.case_follow_response(response=response, created=created, previous_score=previous_score)
+
+
+@receiver(responses_imported, dispatch_uid="feedback.cases_open_imported")
+def open_imported_cases(sender, responses, **kwargs):
+    # Same guarantee for a batch of imported responses, with one bulk insert.
+    services.cases_open_imported(responses=responses)
+
+
+@receiver(person_erased, dispatch_uid="feedback.cases_erase_personal_notes")
+def erase_personal_notes(sender, person, response_ids, **kwargs):
+    # Inside the erasure's transaction: the notes go with the person, or nothing goes.
+    services.cases_erase_personal_notes(response_ids=response_ids)
+
+
+@receiver(response_notes, dispatch_uid="feedback.case_notes")
+def case_notes(sender, response_ids, **kwargs):
+    """The notes and call notes of the responses' cases, oldest first."""
+    from feedback.models import CaseEvent
+
+    events = (
+        CaseEvent.objects.filter(
+            case__response_id__in=response_ids,
+            kind__in=[CaseEvent.Kind.NOTE, CaseEvent.Kind.ATTEMPT],
+        )
+        .order_by("at", "pk")
+        .values("pk", "message", "at", "actor__email", "case__response_id")
+    )
+    notes: dict[int, list[dict]] = {}
+    for e in events:
+        notes.setdefault(e["case__response_id"], []).append(
+            {"id": e["pk"], "text": e["message"], "user_email": e["actor__email"], "at": e["at"]}
+        )
+    return notes

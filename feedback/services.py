@@ -17,10 +17,10 @@ from django.utils import timezone
 from cxhub import roles
 from cxhub.models import Membership, Team
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit
-from feedback.hooks import case_escalated
+from feedback.hooks import case_closed, case_escalated
 from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
 from surveys import nps
-from surveys.models import Invitation, Response
+from surveys.models import Invitation, Response, Touchpoint
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -78,6 +78,65 @@ def case_open(*, response: Response) -> FollowUpCase:
             tasks.cases_assign_team, case.team_id, window=ASSIGN_DEBOUNCE_SECONDS
         )
     return case
+
+
+IMPORTED_HISTORY = (
+    "Imported history: the response was imported after its follow-up deadline had passed,"
+    " so the case was closed on import (no follow-up was recorded in CX Hub)."
+)
+
+
+def cases_open_imported(*, responses: list[Response]) -> list[FollowUpCase]:
+    """Open the cases of imported detractors with one bulk insert. Must run inside the
+    transaction that inserts the responses (see feedback.receivers), like case_open.
+
+    Each case has case_open's team, touchpoint, priority and deadline (counted from the
+    answer's time). One whose deadline has already passed is history: it is opened
+    closed ("imported history": outcome unreachable, the resolution and a timeline
+    event say so, closed now) so that queues are not flooded with years-old cases; a
+    recent one opens as new and is assigned after commit as case_open's are.
+    """
+    detractors = [r for r in responses if r.category == nps.DETRACTOR]
+    if not detractors:
+        return []
+    touchpoints = Touchpoint.objects.in_bulk({r.touchpoint_id for r in detractors})
+    now = timezone.now()
+    cases = []
+    for response in detractors:
+        touchpoint = touchpoints[response.touchpoint_id]
+        hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
+        due_at = response.created_at + dt.timedelta(hours=hours)
+        history = due_at <= now
+        cases.append(
+            FollowUpCase(
+                response_id=response.pk,
+                touchpoint_id=touchpoint.pk,
+                team_id=touchpoint.owner_team_id,
+                priority=priority_for(response.score),
+                created_at=response.created_at,
+                due_at=due_at,
+                status=FollowUpCase.Status.CLOSED if history else FollowUpCase.Status.NEW,
+                outcome=FollowUpCase.Outcome.UNREACHABLE if history else "",
+                closed_at=now if history else None,
+                resolution=IMPORTED_HISTORY if history else "",
+            )
+        )
+    FollowUpCase.objects.bulk_create(cases, batch_size=5000)
+    CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(case_id=case.pk, kind=CaseEvent.Kind.CLOSED, message=IMPORTED_HISTORY, at=now)
+            for case in cases
+            if case.status == FollowUpCase.Status.CLOSED
+        ],
+        batch_size=5000,
+    )
+    from feedback import tasks
+
+    for team_id in {c.team_id for c in cases if c.team_id and c.status == FollowUpCase.Status.NEW}:
+        enqueue_debounced_on_commit(
+            tasks.cases_assign_team, team_id, window=ASSIGN_DEBOUNCE_SECONDS
+        )
+    return cases
 
 
 def case_follow_response(*, response: Response, created: bool, previous_score: int | None) -> None:
@@ -438,6 +497,7 @@ def case_close(
         _event(case, CaseEvent.Kind.CLOSED, f"{message} {resolution}".strip(), actor=by)
         if outcome == FollowUpCase.Outcome.RESOLVED:
             _resurvey_schedule(case)
+        case_closed.send_robust(sender=FollowUpCase, case_id=case.pk)
     return case
 
 
@@ -612,3 +672,26 @@ def cases_assign_sweep(*, older_than_minutes: int = 5) -> int:
         ).values_list("pk", flat=True)[:1000]
     )
     return sum(1 for pk in ids if case_assign_auto(case_id=pk))
+
+
+ERASED_NOTE = "(Erased at the customer's request.)"
+
+
+def cases_erase_personal_notes(*, response_ids: list[int]) -> int:
+    """GDPR erasure of a customer (surveys.hooks.person_erased): the free text written
+    about them on their cases — attempt notes, notes, reassignment notes and the
+    resolution — is replaced, while statuses, dates, outcomes and root causes stay, so
+    loop-health figures do not change. Returns the number of cases scrubbed."""
+    cases = FollowUpCase.objects.filter(response_id__in=response_ids)
+    ContactAttempt.objects.filter(case__in=cases).exclude(notes="").update(notes="")
+    CaseEvent.objects.filter(
+        case__in=cases,
+        kind__in=[
+            CaseEvent.Kind.ATTEMPT,
+            CaseEvent.Kind.NOTE,
+            CaseEvent.Kind.ASSIGNED,
+            CaseEvent.Kind.CLOSED,
+        ],
+    ).update(message=ERASED_NOTE)
+    cases.exclude(resolution="").update(resolution=ERASED_NOTE)
+    return cases.count()

@@ -7,8 +7,35 @@ while `surveys` knows nothing about cases.
 
 Arguments: response (the saved Response), created (False when a customer answered
 the same invitation again), previous_score (None when created).
+
+`responses_imported` is the bulk form, sent by the CSV import (surveys.imports) inside
+the transaction that inserts a batch of historical responses, after the rows are
+written. Argument: responses (a list of the Response rows just inserted, pk set; new
+rows only, never updates). Receivers work on the whole batch at once (feedback opens
+the detractors' cases with one bulk insert) and, as for response_recorded, a receiver
+that raises rolls the batch back.
+
+`person_erased` is sent by services.person_erase (GDPR), inside its transaction and
+before anything is deleted. Arguments: person (still in the database), response_ids
+(their responses, which keep their scores). Receivers erase the personal data they
+hold about them (feedback: the free-text notes of the follow-up cases); one that
+raises cancels the erasure.
+
+`response_notes` is a question, not an announcement: the Delighted-compatible API
+asks it for `expand[]=notes`. Argument: response_ids. A receiver returns
+{response_id: [{"id", "text", "user_email", "at"}, ...]} (feedback: case notes).
+
+`person_unsubscribed` is sent by services.person_unsubscribe inside its transaction,
+only when the person was not unsubscribed already (once per unsubscription).
+Argument: person (saved, unsubscribed_at set). Receivers must be cheap and must not
+raise (it is sent with send_robust: a receiver's error is logged, never undoes the
+unsubscription); cxhub queues its `unsubscribe.created` webhooks there.
 """
 
 from django.dispatch import Signal
 
 response_recorded = Signal()
+responses_imported = Signal()
+person_erased = Signal()
+response_notes = Signal()
+person_unsubscribed = Signal()

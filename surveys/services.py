@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import smtplib
 import zoneinfo
 from collections import defaultdict
 
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_noop
 
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit, publish
 from surveys import nps
-from surveys.hooks import response_recorded
+from surveys.hooks import person_erased, person_unsubscribed, response_recorded
 from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
 
 logger = logging.getLogger(__name__)
@@ -144,18 +145,64 @@ def person_unsubscribe(*, person: Person) -> Person:
     """Mark the person unsubscribed and cancel anything still scheduled for them."""
     with transaction.atomic():
         if person.unsubscribed_at is None:
-            person.unsubscribed_at = timezone.now()
-            person.save(update_fields=["unsubscribed_at", "updated_at"])
+            now = timezone.now()
+            # Conditional UPDATE: of two concurrent unsubscribes only one announces it.
+            if Person.objects.filter(pk=person.pk, unsubscribed_at__isnull=True).update(
+                unsubscribed_at=now, updated_at=now
+            ):
+                person.unsubscribed_at = person.updated_at = now
+                person_unsubscribed.send_robust(sender=Person, person=person)
+            else:
+                person.refresh_from_db(fields=["unsubscribed_at", "updated_at"])
         person.invitations.filter(
             status__in=[Invitation.Status.SCHEDULED, Invitation.Status.FAILED]
         ).update(status=Invitation.Status.CANCELLED, skip_reason=Invitation.SkipReason.UNSUBSCRIBED)
     return person
 
 
+def invitations_cancel_pending(*, person: Person) -> int:
+    """Cancel the person's surveys that are scheduled and not sent yet; how many."""
+    return person.invitations.filter(status=Invitation.Status.SCHEDULED).update(
+        status=Invitation.Status.CANCELLED
+    )
+
+
+ERASED = {"comment": "", "properties": {}, "person": None, "invitation": None}
+
+
+def person_erase(*, person: Person) -> int:
+    """Erase a person (GDPR): what CX Hub knew about them goes, their scores stay.
+
+    In one transaction: `hooks.person_erased` is sent first (feedback scrubs the
+    free-text notes of the person's follow-up cases), then their responses lose
+    comment, properties and their links to the person and the invitation, then the
+    person and their invitations are deleted. Score, touchpoint and dates are kept,
+    so every NPS figure, rollup and case count stays exactly as it was. Returns the
+    number of responses stripped.
+    """
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        response_ids = list(person.responses.values_list("pk", flat=True))
+        person_erased.send(sender=Person, person=person, response_ids=response_ids)
+        stripped = Response.objects.filter(pk__in=response_ids).update(
+            **ERASED, updated_at=timezone.now()
+        )
+        person.invitations.all().delete()
+        person.delete()
+    return stripped
+
+
 # --- invitations -------------------------------------------------------------------
 
 
-def _skip_reason(*, person: Person, touchpoint: Touchpoint, channel: str, now: dt.datetime) -> str:
+def _skip_reason(
+    *,
+    person: Person,
+    touchpoint: Touchpoint,
+    channel: str,
+    now: dt.datetime,
+    last_sent_at: dt.datetime | None = None,
+) -> str:
     if person.unsubscribed_at is not None:
         return Invitation.SkipReason.UNSUBSCRIBED
     if not touchpoint.active:
@@ -165,6 +212,9 @@ def _skip_reason(*, person: Person, touchpoint: Touchpoint, channel: str, now: d
     ):
         return Invitation.SkipReason.NO_ADDRESS
     quiet_days = touchpoint.effective_quiet_period_days
+    since = now - dt.timedelta(days=quiet_days)
+    if quiet_days and last_sent_at is not None and last_sent_at > since:
+        return Invitation.SkipReason.QUIET_PERIOD  # surveyed elsewhere (e.g. by Delighted)
     if quiet_days and (
         Invitation.objects.filter(person=person, created_at__gt=now - dt.timedelta(days=quiet_days))
         .exclude(status__in=[Invitation.Status.SKIPPED, Invitation.Status.CANCELLED])
@@ -183,12 +233,14 @@ def invitation_create(
     locale: str = "",
     properties: dict | None = None,
     ignore_quiet_period: bool = False,
+    last_sent_at: dt.datetime | None = None,
 ) -> Invitation:
     """Schedule a survey for a person, or store why it will not be sent.
 
     An invitation is always stored: a skipped one carries its reason, so staff can
     see why someone was not surveyed. A scheduled one is sent after commit (at once,
-    or by the due-invitation sweep when scheduled for later).
+    or by the due-invitation sweep when scheduled for later). `last_sent_at`: when
+    the person was last surveyed outside CX Hub; inside the quiet period it skips.
     """
     now = timezone.now()
     scheduled_for = scheduled_for or now
@@ -196,7 +248,13 @@ def invitation_create(
         # Serialises invitations to the same person, so two concurrent requests cannot
         # both slip through the quiet period.
         person = Person.objects.select_for_update().get(pk=person.pk)
-        reason = _skip_reason(person=person, touchpoint=touchpoint, channel=channel, now=now)
+        reason = _skip_reason(
+            person=person,
+            touchpoint=touchpoint,
+            channel=channel,
+            now=now,
+            last_sent_at=last_sent_at,
+        )
         if reason == Invitation.SkipReason.QUIET_PERIOD and ignore_quiet_period:
             reason = ""
         invitation = Invitation.objects.create(
@@ -277,6 +335,17 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
             _send_sms(invitation)
         else:
             _render_invitation_email(invitation).send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        # The server refused the address itself: a hard bounce. Retrying cannot help;
+        # the person is marked bounced (listed by /v1/bounces) and the send failed.
+        now = timezone.now()
+        Person.objects.filter(pk=invitation.person_id).update(bounced_at=now, updated_at=now)
+        Invitation.objects.filter(pk=invitation_id).update(
+            status=Invitation.Status.FAILED,
+            last_error=f"Recipient refused: {exc.recipients}"[:1000],
+        )
+        invitation.refresh_from_db()
+        return invitation
     except Exception as exc:
         failed = invitation.send_attempts >= MAX_SEND_ATTEMPTS
         Invitation.objects.filter(pk=invitation_id).update(
@@ -396,6 +465,41 @@ def response_record(
                 Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
         response_recorded.send(
             sender=Response, response=response, created=created, previous_score=previous_score
+        )
+        rollup_schedule_on_commit(
+            touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)
+        )
+    return response
+
+
+def response_update(
+    *,
+    response: Response,
+    score=None,
+    comment: str | None = None,
+    properties: dict | None = None,
+) -> Response:
+    """Change a recorded response (an integration correcting it): what is given is
+    validated first and replaced (properties are merged); like answering again, it
+    keeps the first submission time, tells `hooks.response_recorded` (created=False)
+    in the transaction, and recomputes the day's rollup after commit."""
+    if score is not None:
+        score = clean_score(score)
+    if comment is not None:
+        comment = clean_comment(comment)
+    with transaction.atomic():
+        response = Response.objects.select_for_update().get(pk=response.pk)
+        previous_score = response.score
+        if score is not None:
+            response.score, response.category = score, nps.category(score)
+        if comment is not None:
+            response.comment = comment
+        if properties:
+            response.properties = {**response.properties, **properties}
+        response.updated_at = timezone.now()
+        response.save(update_fields=["score", "category", "comment", "properties", "updated_at"])
+        response_recorded.send(
+            sender=Response, response=response, created=False, previous_score=previous_score
         )
         rollup_schedule_on_commit(
             touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)

@@ -1,5 +1,7 @@
 """API clients for every persona (staff sessions) and every API key scope."""
 
+import base64
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,6 +12,14 @@ from cxhub.models import ApiKey
 def key_client(raw: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def basic_client(raw: str, *, colon: bool = True) -> APIClient:
+    """HTTP Basic with the key as username: `key:` (Node, Ruby) or `key` (Python)."""
+    client = APIClient()
+    token = base64.b64encode(f"{raw}{':' if colon else ''}".encode()).decode()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {token}")
     return client
 
 
@@ -79,3 +89,19 @@ def clients(
         "write_key": key_client(write_key[1]),
         "admin_key": key_client(admin_key[1]),
     }
+
+
+@pytest.fixture
+def delighted_client(live_server):
+    """Delighted's official Python client pointed at the live test server: a factory
+    taking a raw API key."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # "Delighted is being sunset"
+        import delighted
+
+    def make(raw: str):
+        return delighted.Client(api_key=raw, api_base_url=f"{live_server.url}/v1/")
+
+    return make

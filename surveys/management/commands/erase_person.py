@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from surveys import services
+from surveys.models import Person
+
+
+class Command(BaseCommand):
+    help = (
+        "Erase a person (GDPR): delete them and their invitations, strip their responses' "
+        "comments and properties (scores stay, so NPS history does not change) and the notes "
+        "of their follow-up cases."
+    )
+
+    def add_arguments(self, parser):
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email")
+        who.add_argument("--phone", help="E.164, e.g. +33612345678")
+        who.add_argument("--id", type=int, dest="person_id")
+
+    def handle(self, *args, email=None, phone=None, person_id=None, **options):
+        if email is not None:
+            person = Person.objects.filter(email=email.strip().lower()).first()
+        elif phone is not None:
+            person = Person.objects.filter(phone=phone.replace(" ", "")).first()
+        else:
+            person = Person.objects.filter(pk=person_id).first()
+        if person is None:
+            raise CommandError("No such person: nothing was erased.")
+        pk = person.pk
+        stripped = services.person_erase(person=person)
+        self.stdout.write(f"Person {pk} erased; {stripped} response(s) kept without personal data.")
