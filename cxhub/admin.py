@@ -1,6 +1,10 @@
-from django.contrib import admin, messages
+import json
 
-from cxhub import roles, services
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from cxhub import roles, services, webhooks
 from cxhub.models import (
     AlertDelivery,
     ApiKey,
@@ -10,6 +14,8 @@ from cxhub.models import (
     NpsBreach,
     Team,
     TeamAlert,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -147,3 +153,121 @@ class ApiKeyAdmin(admin.ModelAdmin):
             services.api_key_revoke(api_key=key)
             n += 1
         self.message_user(request, f"{n} API key(s) revoked.", messages.SUCCESS)
+
+
+# --- outgoing webhooks --------------------------------------------------------------------
+
+
+class CxAdminOnly:
+    """Pages only CX admins see (endpoint secrets, the delivery log's payloads)."""
+
+    def _allowed(self, request) -> bool:
+        return roles.is_cx_admin(request.user)
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="http(s) URL that receives the POSTs."
+    )
+    events = forms.MultipleChoiceField(
+        choices=WebhookEndpoint.Event.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events posted to this URL.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "active"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        if not url.startswith(("https://", "http://")):
+            raise forms.ValidationError("Use an http:// or https:// URL.")
+        return url
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(CxAdminOnly, admin.ModelAdmin):
+    """Endpoints are deactivated, never deleted: the delivery log keeps pointing at them.
+    The secret is generated and shown here so the receiver can verify signatures."""
+
+    form = WebhookEndpointForm
+    list_display = ["url", "description", "event_list", "active", "created_at"]
+    list_filter = ["active"]
+    readonly_fields = ["secret", "created_at"]
+
+    @admin.display(description="events")
+    def event_list(self, obj):
+        return ", ".join(obj.events)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        webhooks.webhook_endpoints_forget()  # this process at once, the others within 30 s
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(CxAdminOnly, admin.ModelAdmin):
+    """The delivery log: read-only; "redeliver" sends an event again (same event id)."""
+
+    list_display = [
+        "event",
+        "endpoint",
+        "status",
+        "attempts",
+        "response_status_code",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "event", "endpoint"]
+    list_select_related = ["endpoint"]
+    fields = [
+        "endpoint",
+        "event",
+        "event_id",
+        "status",
+        "attempts",
+        "response_status_code",
+        "last_error",
+        "created_at",
+        "sent_at",
+        "next_attempt_at",
+        "payload_json",
+    ]
+    readonly_fields = fields
+    actions = ["redeliver"]
+
+    @admin.display(description="payload")
+    def payload_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Redeliver selected deliveries")
+    def redeliver(self, request, queryset):
+        again = [webhooks.webhook_delivery_redeliver(delivery=d) for d in queryset]
+        sent = sum(1 for d in again if d is not None)
+        self.message_user(
+            request,
+            f"{sent} deliver{'y' if sent == 1 else 'ies'} queued again"
+            + (f"; {len(again) - sent} still pending left alone." if sent < len(again) else "."),
+            messages.SUCCESS,
+        )

@@ -4,8 +4,12 @@ Executives and CX admins are Django groups (see cxhub.roles); team roles live on
 Membership because a person can lead one team and merely belong to another.
 """
 
+import secrets
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Team(models.Model):
@@ -115,6 +119,8 @@ class AlertDelivery(models.Model):
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the retry of the last attempt is due; the sweeper picks it up once overdue.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
@@ -208,3 +214,76 @@ class ApiKey(models.Model):
     def allows(self, scope: str) -> bool:
         """True when this key's scope includes `scope` (read < write < admin)."""
         return self.SCOPE_ORDER.index(self.scope) >= self.SCOPE_ORDER.index(scope)
+
+
+def webhook_secret_new() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL a CX admin wants events posted to, signed with the endpoint's secret.
+
+    Endpoints are deactivated, never deleted, so the delivery log keeps its endpoint.
+    """
+
+    class Event(models.TextChoices):
+        RESPONSE_CREATED = "survey_response.created", "survey_response.created"
+        RESPONSE_UPDATED = "survey_response.updated", "survey_response.updated"
+        CASE_CLOSED = "case.closed", "case.closed"
+        UNSUBSCRIBE_CREATED = "unsubscribe.created", "unsubscribe.created"
+
+    url = models.URLField(max_length=500, help_text="http(s) URL that receives the POSTs.")
+    description = models.CharField(max_length=200, blank=True, default="")
+    secret = models.CharField(
+        max_length=100,
+        default=webhook_secret_new,
+        help_text="Signs every delivery (X-CXHub-Signature); give it to the receiver.",
+    )
+    events = models.JSONField(default=list, help_text="Event names this endpoint receives.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.description or self.url
+
+
+class WebhookDelivery(models.Model):
+    """The delivery log: one event to one endpoint, and how it went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40, choices=WebhookEndpoint.Event.choices)
+    # One id per event, the same for every endpoint, every retry and every redelivery:
+    # receivers dedupe on it.
+    event_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhookdelivery_pending_due",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.event} to {self.endpoint} ({self.status})"

@@ -1,11 +1,13 @@
-"""cxhub composes the apps: it listens to their announcements for team alerts."""
+"""cxhub composes the apps: it listens to their announcements for team alerts and
+outgoing webhooks."""
 
 from django.dispatch import receiver
 
-from cxhub import services
-from feedback.hooks import case_escalated
+from cxhub import services, webhooks
+from cxhub.models import WebhookEndpoint
+from feedback.hooks import case_closed, case_escalated
 from surveys import nps
-from surveys.hooks import response_recorded
+from surveys.hooks import person_unsubscribed, response_recorded
 
 
 @receiver(response_recorded, dispatch_uid="cxhub.alert_new_detractor")
@@ -23,3 +25,32 @@ def alert_escalation(sender, case_id, **kwargs):
     from cxhub.queue import publish
 
     publish(tasks.alert_escalation, case_id)
+
+
+# Outgoing webhooks. Each runs inside the transaction that made the event happen (so a
+# delivery row exists exactly when the change committed) and never raises; with no
+# endpoint subscribed to the event it costs one lookup in a cached set.
+
+Event = WebhookEndpoint.Event
+
+
+@receiver(response_recorded, dispatch_uid="cxhub.webhook_response")
+def webhook_response(sender, response, created, previous_score, **kwargs):
+    webhooks.webhook_event_emit(
+        event=Event.RESPONSE_CREATED if created else Event.RESPONSE_UPDATED,
+        data=lambda: webhooks.response_event_data(response),
+    )
+
+
+@receiver(case_closed, dispatch_uid="cxhub.webhook_case_closed")
+def webhook_case_closed(sender, case_id, **kwargs):
+    webhooks.webhook_event_emit(
+        event=Event.CASE_CLOSED, data=lambda: webhooks.case_event_data(case_id)
+    )
+
+
+@receiver(person_unsubscribed, dispatch_uid="cxhub.webhook_unsubscribe")
+def webhook_unsubscribe(sender, person, **kwargs):
+    webhooks.webhook_event_emit(
+        event=Event.UNSUBSCRIBE_CREATED, data=lambda: webhooks.person_event_data(person)
+    )

@@ -8,7 +8,6 @@ import json
 import logging
 import secrets
 import time
-import urllib.request
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, send_mail
@@ -17,7 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cxhub import selectors
+from cxhub import selectors, webhooks
 from cxhub.models import (
     AlertDelivery,
     ApiKey,
@@ -139,61 +138,33 @@ def alert_send(*, team_id: int, kind: str, text: str) -> AlertDelivery | None:
 MAX_ALERT_ATTEMPTS = 5
 
 
-def alert_deliver(*, delivery_id: int) -> bool:
-    """POST the alert to the team's webhook. Failures are recorded and raised so the task
-    retries with backoff; after 5 attempts the delivery is marked failed."""
-    delivery = (
-        AlertDelivery.objects.select_related("team__alert")
-        .filter(pk=delivery_id, status=AlertDelivery.Status.PENDING)
-        .first()
-    )
-    if delivery is None:
-        return False
-    url = delivery.team.alert.webhook_url
-    if not url.startswith(("https://", "http://")):
-        AlertDelivery.objects.filter(pk=delivery.pk).update(
-            status=AlertDelivery.Status.FAILED, last_error="The webhook URL must be http(s)."
-        )
-        return False
-    body = json.dumps({"text": delivery.text}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310 - scheme checked above
-    attempts = delivery.attempts + 1
-    # Claim this attempt: a Celery retry and the sweeper never post the same attempt twice.
-    if not AlertDelivery.objects.filter(
-        pk=delivery.pk, status=AlertDelivery.Status.PENDING, attempts=delivery.attempts
-    ).update(attempts=attempts):
-        return False
+def _alert_request(delivery: AlertDelivery) -> webhooks.Outgoing:
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - admin-configured https URL
-            answer.read()
-    except Exception as exc:
-        AlertDelivery.objects.filter(pk=delivery.pk).update(
-            last_error=f"{type(exc).__name__}: {exc}"[:1000],
-            status=AlertDelivery.Status.FAILED
-            if attempts >= MAX_ALERT_ATTEMPTS
-            else AlertDelivery.Status.PENDING,
-        )
-        raise
-    AlertDelivery.objects.filter(pk=delivery.pk).update(
-        status=AlertDelivery.Status.SENT, sent_at=timezone.now(), last_error=""
+        url = delivery.team.alert.webhook_url
+    except TeamAlert.DoesNotExist:
+        raise webhooks.Undeliverable("The team has no alert webhook any more.") from None
+    return webhooks.Outgoing(url=url, body=json.dumps({"text": delivery.text}).encode())
+
+
+def alert_deliver(*, delivery_id: int) -> bool:
+    """POST the alert to the team's webhook, one claimed attempt at a time (the shared
+    cxhub.webhooks.deliver): a failure is recorded and raised (RetryLater) so the task
+    retries with backoff; after 5 attempts the delivery is marked failed."""
+    return webhooks.deliver(
+        AlertDelivery.objects.select_related("team__alert"),
+        delivery_id=delivery_id,
+        build=_alert_request,
+        max_attempts=MAX_ALERT_ATTEMPTS,
     )
-    return True
 
 
 def alerts_redeliver(*, older_than_minutes: int = 2) -> int:
-    """Sweeper: deliver pending alerts whose message was lost or whose retry is due."""
+    """Sweeper: deliver pending alerts whose message was lost or whose retry is overdue."""
     from cxhub import tasks
-    from cxhub.queue import publish
 
-    cutoff = timezone.now() - dt.timedelta(minutes=older_than_minutes)
-    ids = list(
-        AlertDelivery.objects.filter(
-            status=AlertDelivery.Status.PENDING, created_at__lt=cutoff
-        ).values_list("pk", flat=True)[:500]
+    return webhooks.redeliver_due(
+        AlertDelivery, tasks.alert_deliver, older_than_minutes=older_than_minutes
     )
-    for pk in ids:
-        publish(tasks.alert_deliver, pk)
-    return len(ids)
 
 
 def alert_new_detractor(*, response) -> None:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from cxhub import services
+from cxhub import services, webhooks
 
 
 @shared_task(acks_late=True)
@@ -10,15 +10,27 @@ def digests_send_weekly() -> int:
     return services.digests_send_weekly()
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=services.MAX_ALERT_ATTEMPTS - 1,
-)
-def alert_deliver(delivery_id: int) -> bool:
-    return services.alert_deliver(delivery_id=delivery_id)
+def _deliver(task, deliver, delivery_id: int) -> bool:
+    # The delivery row counts the attempts and gives up; Celery only waits the backoff.
+    try:
+        return deliver(delivery_id=delivery_id)
+    except webhooks.RetryLater as exc:
+        raise task.retry(exc=exc, countdown=exc.countdown) from None
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def alert_deliver(self, delivery_id: int) -> bool:
+    return _deliver(self, services.alert_deliver, delivery_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def webhook_deliver(self, delivery_id: int) -> bool:
+    return _deliver(self, webhooks.webhook_deliver, delivery_id)
+
+
+@shared_task(acks_late=True)
+def webhooks_redeliver() -> int:
+    return webhooks.webhooks_redeliver()
 
 
 @shared_task(acks_late=True)

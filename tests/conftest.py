@@ -25,6 +25,9 @@ def _fresh_process_state():
     from cxhub import services as cxhub_services
 
     cxhub_services.team_alerts_forget()
+    from cxhub import webhooks
+
+    webhooks.webhook_endpoints_forget()
     selectors.public_touchpoints_forget()
 
 
