@@ -49,6 +49,7 @@ bench: $(STAMP)  ## needs PostgreSQL, Redis and wrk; see bench/README.md
 	$(PY) bench/dashboard
 	$(PY) bench/claims
 	$(PY) bench/leaderboard
+	$(PY) bench/import
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

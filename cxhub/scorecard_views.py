@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 
 from cxhub import selectors, services
 from cxhub.models import DigestPreference
+from cxhub.spreadsheet import safe_cell
 
 
 def _forbidden(request):
@@ -64,20 +65,6 @@ def scorecard(request):
     return render(request, "cxhub/scorecard.html", context, status=400 if error else 200)
 
 
-def _csv_safe(value):
-    # Spreadsheets run cells that start with these as formulas.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 @login_required
 def scorecard_csv(request):
     if not selectors.can_see_scorecard(request.user):
@@ -106,7 +93,7 @@ def scorecard_csv(request):
         c = row.current
         writer.writerow(
             [
-                _csv_safe(v)
+                safe_cell(v)
                 for v in (
                     row.touchpoint.name,
                     c.total,

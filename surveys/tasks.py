@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from surveys import services
+from surveys import imports, services
 
 
 @shared_task(
@@ -32,3 +32,13 @@ def rollup_recompute(touchpoint_id: int, day: str) -> None:
 @shared_task(acks_late=True)
 def rollups_reconcile() -> int:
     return services.rollups_reconcile()
+
+
+@shared_task(acks_late=True)
+def response_import_run(import_id: int) -> None:
+    imports.response_import_run(import_id=import_id)
+
+
+@shared_task(acks_late=True)
+def response_imports_resume() -> int:
+    return imports.response_imports_resume()

@@ -1,16 +1,24 @@
-"""Public survey pages: no account, mobile first, in the invitation's language."""
+"""Public survey pages (no account, mobile first, in the invitation's language), and
+the CX admins' pages: the responses list, its CSV export and the CSV import."""
 
-from django.http import Http404
+import functools
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from surveys import selectors, services
+from cxhub import roles
+from surveys import exports, imports, selectors, services
+from surveys.filters import ResponseFilter
 from surveys.forms import ResponseForm
-from surveys.models import Invitation, Response
+from surveys.models import Invitation, Response, ResponseImport, Touchpoint
 
 ERROR_STATUS = {"not_found": 404, "expired": 410}
 
@@ -167,3 +175,125 @@ def unsubscribe(request, token):
             services.person_unsubscribe(person=invitation.person)
             done = True
         return render(request, "surveys/unsubscribe.html", {"done": done, "token": token})
+
+
+# --- CX admins: the responses list, CSV export and import ---------------------------
+
+
+def _cx_admins_only(view):
+    """Login first (anonymous → the login page); then 404 for anyone but CX admins, as
+    for any page a user may not see (design §6: responses carry contact details)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not roles.is_cx_admin(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _filtered_responses(request):
+    """The list page's filters (the API's ResponseFilter, plus a search in comments)."""
+    filterset = ResponseFilter(request.GET, queryset=Response.objects.with_related())
+    queryset = filterset.qs if filterset.is_valid() else Response.objects.none()
+    q = request.GET.get("q", "").strip()[:200]
+    if q:
+        queryset = queryset.filter(comment__icontains=q)
+    return filterset, queryset, q
+
+
+RESPONSES_PER_PAGE = 50
+
+
+@_cx_admins_only
+def responses_list(request):
+    filterset, queryset, q = _filtered_responses(request)
+    page = Paginator(queryset.order_by("-created_at", "-pk"), RESPONSES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "surveys/responses.html",
+        {
+            "filterset": filterset,
+            "errors": filterset.errors,
+            "page": page,
+            "q": q,
+            "query": query.urlencode(),
+            "touchpoints": Touchpoint.objects.order_by("name"),
+            "categories": Response.Category.choices,
+        },
+        status=400 if filterset.errors else 200,
+    )
+
+
+@_cx_admins_only
+def responses_export(request):
+    filterset, queryset, _q = _filtered_responses(request)
+    if filterset.errors:
+        lines = [f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()]
+        return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y-%m-%d-%H%M")
+    return exports.responses_csv_response(queryset, filename=f"responses-{stamp}.csv")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="CX Hub's own export or Delighted's CSV export, at most "
+        f"{imports.MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
+    )
+    default_touchpoint = forms.ModelChoiceField(
+        queryset=Touchpoint.objects.order_by("name"),
+        required=False,
+        empty_label="— none —",
+        to_field_name="slug",
+        help_text="For rows that name no touchpoint (Delighted exports never do).",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > imports.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The file is too big: {upload.size / 1024 / 1024:.1f} MB, at most "
+                f"{imports.MAX_UPLOAD_BYTES // 1024 // 1024} MB. Split it and import the parts."
+            )
+        return upload
+
+
+@_cx_admins_only
+@require_http_methods(["GET", "POST"])
+def import_new(request):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            response_import = imports.response_import_create(
+                filename=upload.name,
+                content=imports.decode_upload(upload.read()),
+                default_touchpoint=form.cleaned_data["default_touchpoint"],
+                created_by=request.user,
+            )
+        except imports.ImportFileError as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect("surveys:import-detail", pk=response_import.pk)
+    return render(
+        request,
+        "surveys/import_new.html",
+        {"form": form, "recent": ResponseImport.objects.defer("content")[:10]},
+        status=400 if form.errors else 200,
+    )
+
+
+@_cx_admins_only
+def import_detail(request, pk):
+    response_import = imports.response_import_get_for_user(request.user, pk)
+    context = {"imp": response_import}
+    if request.htmx:
+        return render(request, "surveys/_import_progress.html", context)
+    return render(request, "surveys/import_detail.html", context)
