@@ -81,25 +81,9 @@ class NpsBreachAdmin(admin.ModelAdmin):
 admin.site.register(DigestPreference)
 
 
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """CX admins create, name and revoke API keys. The full key is shown once, in the
-    message after creation; only its hash is stored. Keys are revoked, never deleted,
-    so the list stays an audit of what had access."""
-
-    list_display = [
-        "name",
-        "prefix",
-        "scope",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    ]
-    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "prefix"]
-    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke"]
+class CxAdminOnly:
+    """Pages only CX admins see (API keys, endpoint secrets, the delivery log's payloads);
+    nothing there is deleted (revoke a key, deactivate an endpoint)."""
 
     def _allowed(self, request) -> bool:
         return roles.is_cx_admin(request.user)
@@ -118,6 +102,27 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(CxAdminOnly, admin.ModelAdmin):
+    """CX admins create, name and revoke API keys. The full key is shown once, in the
+    message after creation; only its hash is stored. Keys are revoked, never deleted,
+    so the list stays an audit of what had access."""
+
+    list_display = [
+        "name",
+        "prefix",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):
         # A key's scope is fixed: to change what an integration may do, issue a new key.
@@ -156,28 +161,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 # --- outgoing webhooks --------------------------------------------------------------------
-
-
-class CxAdminOnly:
-    """Pages only CX admins see (endpoint secrets, the delivery log's payloads)."""
-
-    def _allowed(self, request) -> bool:
-        return roles.is_cx_admin(request.user)
-
-    def has_module_permission(self, request):
-        return self._allowed(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._allowed(request)
-
-    def has_add_permission(self, request):
-        return self._allowed(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._allowed(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class WebhookEndpointForm(forms.ModelForm):
