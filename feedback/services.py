@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cxhub import roles
+from cxhub import fastinsert, roles
 from cxhub.models import Membership, Team
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit
 from feedback.hooks import case_closed, case_escalated
@@ -60,13 +60,17 @@ def case_open(*, response: Response) -> FollowUpCase:
     transaction that records the response (see feedback.receivers)."""
     touchpoint = response.touchpoint
     hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
-    case = FollowUpCase.objects.create(
-        response=response,
-        touchpoint=touchpoint,
-        team_id=touchpoint.owner_team_id,
-        priority=priority_for(response.score),
-        created_at=response.updated_at,
-        due_at=response.updated_at + dt.timedelta(hours=hours),
+    # fastinsert: the same row as FollowUpCase.objects.create(), less CPU on the
+    # survey POST (a detractor's case is written inside its transaction).
+    case = fastinsert.insert(
+        FollowUpCase(
+            response=response,
+            touchpoint=touchpoint,
+            team_id=touchpoint.owner_team_id,
+            priority=priority_for(response.score),
+            created_at=response.updated_at,
+            due_at=response.updated_at + dt.timedelta(hours=hours),
+        )
     )
     # No "opened" event row: the case row itself records the opening, and the timeline
     # shows it from there (one insert less on the survey's hot path).
