@@ -25,7 +25,8 @@ def _statement(model, alias: str) -> tuple[str, tuple, bool]:
     opts = model._meta
     fields = tuple(f for f in opts.concrete_fields if not f.generated and f is not opts.pk)
     qn = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+    # Identifiers from the model's metadata, quoted by the backend; values are parameters.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         qn(opts.db_table),
         ", ".join(qn(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
