@@ -77,6 +77,61 @@ class QueueCounters:
     unassigned: int
 
 
+@dataclass
+class QueueRow:
+    """One case as a queue row shows it (read as values: the page renders up to 75)."""
+
+    pk: int
+    url: str
+    due_at: dt.datetime
+    escalated_at: dt.datetime | None
+    priority: int
+    score: int
+    comment: str
+    touchpoint: str
+    assignee: str  # the owner's name, "" when unassigned
+
+
+QUEUE_FIELDS = (
+    "pk",
+    "due_at",
+    "escalated_at",
+    "priority",
+    "response__score",
+    "response__comment",
+    "response__touchpoint__name",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
+
+
+def _display_name(first: str | None, last: str | None, username: str | None) -> str:
+    """As User.get_full_name() or the username; "" for no user (a LEFT JOIN's NULLs)."""
+    return f"{first or ''} {last or ''}".strip() or username or ""
+
+
+def _queue_rows(queryset, limit: int) -> list[QueueRow]:
+    # Each row links to its case page: one reverse() for the page, not one per row.
+    case_url = reverse("feedback:case-detail", args=[0]).removesuffix("0/")
+    return [
+        QueueRow(
+            pk=r["pk"],
+            url=f"{case_url}{r['pk']}/",
+            due_at=r["due_at"],
+            escalated_at=r["escalated_at"],
+            priority=r["priority"],
+            score=r["response__score"],
+            comment=r["response__comment"],
+            touchpoint=r["response__touchpoint__name"],
+            assignee=_display_name(
+                r["assignee__first_name"], r["assignee__last_name"], r["assignee__username"]
+            ),
+        )
+        for r in queryset.values(*QUEUE_FIELDS)[:limit]
+    ]
+
+
 def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict:
     """My open cases (overdue first, then by deadline), my teams' unassigned cases,
     and for leads and admins the teams' other open cases; with counters."""
@@ -87,21 +142,18 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
     open_cases = teams.open()
     # Overdue first, then by deadline: ordering by the deadline alone does both (every
     # overdue case is due before every other), and lets the index give the order.
-    mine = list(
-        FollowUpCase.objects.open().filter(assignee=user).for_queue().order_by("due_at")[:limit]
-    )
-    unassigned = list(
-        teams.filter(status=FollowUpCase.Status.NEW, assignee__isnull=True)
-        .for_queue()
-        .order_by("-priority", "due_at")[:limit]
+    mine = _queue_rows(FollowUpCase.objects.open().filter(assignee=user).order_by("due_at"), limit)
+    unassigned = _queue_rows(
+        teams.filter(status=FollowUpCase.Status.NEW, assignee__isnull=True).order_by(
+            "-priority", "due_at"
+        ),
+        limit,
     )
     others = []
     if roles.is_cx_admin(user) or roles.team_ids_with_role(user, Membership.Role.LEAD):
-        others = list(
-            open_cases.filter(assignee__isnull=False)
-            .exclude(assignee=user)
-            .for_queue()
-            .order_by("due_at")[:limit]
+        others = _queue_rows(
+            open_cases.filter(assignee__isnull=False).exclude(assignee=user).order_by("due_at"),
+            limit,
         )
     end_of_today = dt.datetime.combine(
         timezone.localdate() + dt.timedelta(days=1),
@@ -119,11 +171,6 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
         if len(mine) == limit
         else len(mine)
     )
-    # Each row links to its case page: one reverse() for the page, not one per row (the
-    # queue renders up to 75 rows and reverse() was a tenth of its time).
-    case_url = reverse("feedback:case-detail", args=[0]).removesuffix("0/")
-    for case in (*mine, *unassigned, *others):
-        case.queue_url = f"{case_url}{case.pk}/"
     return {
         "mine": mine,
         "unassigned": unassigned,

@@ -101,6 +101,22 @@ def test_queue_lists_my_cases_overdue_first_and_counts(
     assert b"overdue" in page.content
 
 
+def test_queue_rows_offer_claim_when_unassigned_and_name_the_owner_otherwise(
+    client, record, touchpoint, manager_a, lead_a
+):
+    waiting = record(touchpoint, 2, comment="Nobody called").case
+    owned = record(touchpoint, 3, email="bob@example.net", comment="Still waiting").case
+    FollowUpCase.objects.filter(pk=waiting.pk).update(assignee=None, status="new")
+    FollowUpCase.objects.filter(pk=owned.pk).update(assignee=lead_a, status="assigned")
+    client.force_login(lead_a)
+    html = client.get("/cases/").content.decode()
+    waiting_row = html[html.index(f'data-case="{waiting.pk}"') :].split("</tr>")[0]
+    owned_row = html[html.index(f'data-case="{owned.pk}"') :].split("</tr>")[0]
+    assert f'href="/cases/{waiting.pk}/"' in waiting_row
+    assert ">Claim</button>" in waiting_row and 'data-label="Owner">—<' in waiting_row
+    assert ">Claim</button>" not in owned_row and 'data-label="Owner">Leo Lead<' in owned_row
+
+
 def test_claiming_in_place_with_htmx_returns_the_updated_queue(client, case, manager_a):
     FollowUpCase.objects.filter(pk=case.pk).update(assignee=None, status="new")
     client.force_login(manager_a)
