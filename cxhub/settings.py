@@ -91,6 +91,10 @@ DATABASES = {
 # Persistent connections: measured four times faster on the same endpoint here.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check skipped on a connection used a moment ago
+    # (cxhub/db/postgresql/base.py): one round trip less on every busy request.
+    DATABASES["default"]["ENGINE"] = "cxhub.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Covering indexes (INCLUDE) are a PostgreSQL speed-up; SQLite builds them plain.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
