@@ -186,6 +186,7 @@ def _case_customer_no_longer_detractor(case, response, previous_score) -> None:
         case.closed_at = timezone.now()
         case.save(update_fields=["status", "outcome", "closed_at"])
         _event(case, CaseEvent.Kind.CLOSED, message + " Closed: no longer a detractor.")
+        case_closed.send_robust(sender=FollowUpCase, case_id=case.pk)
     else:
         _event(case, CaseEvent.Kind.RESCORED, message + " The case stays open: work has started.")
 

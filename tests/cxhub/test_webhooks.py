@@ -241,7 +241,10 @@ def test_answering_the_same_invitation_again_is_posted_as_survey_response_update
     with django_capture_on_commit_callbacks(execute=True):
         answer = customer_client.post(f"/r/{invitation.token}/", {"score": "9", "comment": "Fixed"})
     assert answer.status_code == 302
-    created, updated = (r.json for r in receiver.delivered)
+    # 6 → 9 before anyone called also closes the case (case.closed, tested below).
+    created, updated = (
+        r.json for r in receiver.delivered if r.json["event_type"].startswith("survey_response.")
+    )
     assert [created["event_type"], updated["event_type"]] == [
         "survey_response.created",
         "survey_response.updated",
@@ -283,6 +286,28 @@ def test_closing_a_case_is_posted_as_case_closed(
         "root_causes": ["Long wait on the phone"],
         "closed_at": int(NOW.timestamp()) + 3 * 3600,
     }
+
+
+def test_a_case_that_closes_itself_when_the_customer_rescores_is_posted_as_case_closed(
+    touchpoint, receiver, django_capture_on_commit_callbacks
+):
+    webhooks.webhook_endpoint_create(url=receiver.url, events=["case.closed"])
+    invitation = InvitationFactory(touchpoint=touchpoint, person=PersonFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = survey_services.response_record(
+            touchpoint=touchpoint, invitation=invitation, score=3
+        )
+    assert receiver.requests == []
+    with django_capture_on_commit_callbacks(execute=True):
+        survey_services.response_record(touchpoint=touchpoint, invitation=invitation, score=9)
+    [request] = receiver.delivered
+    data = request.json["event_data"]
+    assert request.json["event_type"] == "case.closed"
+    assert (data["response_id"], data["status"], data["outcome"]) == (
+        response.pk,
+        "closed",
+        FollowUpCase.Outcome.NO_LONGER_DETRACTOR,
+    )
 
 
 def test_unsubscribing_is_posted_once_as_unsubscribe_created(
