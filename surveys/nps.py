@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import cached_property
 
 PROMOTER = "promoter"
 PASSIVE = "passive"
@@ -40,6 +41,10 @@ def round_half_away(value: Fraction | float, places: int = 0) -> Decimal:
 
 @dataclass(frozen=True)
 class Counts:
+    """Responses per category. The derived figures are computed once per instance
+    (cached_property writes the instance's __dict__, which frozen allows): a dashboard
+    reads each of them several times per touchpoint."""
+
     promoters: int = 0
     passives: int = 0
     detractors: int = 0
@@ -68,7 +73,7 @@ class Counts:
     def total(self) -> int:
         return self.promoters + self.passives + self.detractors
 
-    @property
+    @cached_property
     def nps(self) -> int | None:
         if not self.total:
             return None
@@ -79,19 +84,19 @@ class Counts:
             return None
         return round_half_away(Fraction(100 * part, self.total), 1)
 
-    @property
+    @cached_property
     def promoter_percent(self) -> Decimal | None:
         return self.percent(self.promoters)
 
-    @property
+    @cached_property
     def passive_percent(self) -> Decimal | None:
         return self.percent(self.passives)
 
-    @property
+    @cached_property
     def detractor_percent(self) -> Decimal | None:
         return self.percent(self.detractors)
 
-    @property
+    @cached_property
     def margin_of_error(self) -> Decimal | None:
         """95 % margin of error in NPS points, one decimal; None without responses."""
         n = self.total
