@@ -217,7 +217,7 @@ def _skip_reason(
     if quiet_days and last_sent_at is not None and last_sent_at > since:
         return Invitation.SkipReason.QUIET_PERIOD  # surveyed elsewhere (e.g. by Delighted)
     if quiet_days and (
-        Invitation.objects.filter(person=person, created_at__gt=now - dt.timedelta(days=quiet_days))
+        Invitation.objects.filter(person=person, created_at__gt=since)
         .exclude(status__in=[Invitation.Status.SKIPPED, Invitation.Status.CANCELLED])
         .exists()
     ):
@@ -437,15 +437,7 @@ def response_record(
             existing = Response.objects.filter(invitation=invitation).first()
         if existing is not None:
             previous_score = existing.score
-            existing.score = score
-            existing.category = category
-            existing.comment = comment
-            existing.updated_at = now
-            if properties:
-                existing.properties = {**existing.properties, **properties}
-            existing.save(
-                update_fields=["score", "category", "comment", "updated_at", "properties"]
-            )
+            _response_change(existing, score=score, comment=comment, properties=properties, now=now)
             response, created = existing, False
         else:
             previous_score = None
@@ -471,13 +463,32 @@ def response_record(
             created = True
             if invitation is not None:
                 Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
-        response_recorded.send(
-            sender=Response, response=response, created=created, previous_score=previous_score
-        )
-        rollup_schedule_on_commit(
-            touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)
-        )
+        _response_announce(response, created=created, previous_score=previous_score)
     return response
+
+
+def _response_change(response: Response, *, score, comment, properties, now) -> None:
+    """Write a new score and/or comment (None: kept) and merged properties to a
+    recorded response; its first submission time stays."""
+    if score is not None:
+        response.score, response.category = score, nps.category(score)
+    if comment is not None:
+        response.comment = comment
+    if properties:
+        response.properties = {**response.properties, **properties}
+    response.updated_at = now
+    response.save(update_fields=["score", "category", "comment", "properties", "updated_at"])
+
+
+def _response_announce(response: Response, *, created: bool, previous_score) -> None:
+    """Inside the recording transaction: tell the apps (hooks.response_recorded) and
+    get the (touchpoint, day) rollup recomputed after commit."""
+    response_recorded.send(
+        sender=Response, response=response, created=created, previous_score=previous_score
+    )
+    rollup_schedule_on_commit(
+        touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)
+    )
 
 
 def response_update(
@@ -498,20 +509,10 @@ def response_update(
     with transaction.atomic():
         response = Response.objects.select_for_update().get(pk=response.pk)
         previous_score = response.score
-        if score is not None:
-            response.score, response.category = score, nps.category(score)
-        if comment is not None:
-            response.comment = comment
-        if properties:
-            response.properties = {**response.properties, **properties}
-        response.updated_at = timezone.now()
-        response.save(update_fields=["score", "category", "comment", "properties", "updated_at"])
-        response_recorded.send(
-            sender=Response, response=response, created=False, previous_score=previous_score
+        _response_change(
+            response, score=score, comment=comment, properties=properties, now=timezone.now()
         )
-        rollup_schedule_on_commit(
-            touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)
-        )
+        _response_announce(response, created=False, previous_score=previous_score)
     return response
 
 
