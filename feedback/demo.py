@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from cxhub.models import Membership
 from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
-from feedback.services import priority_for
+from feedback.services import due_at_for, priority_for
 from surveys.models import Response, Touchpoint
 
 ROOT_CAUSES = [
@@ -89,7 +89,7 @@ def seed_cases(*, rng: random.Random, now: dt.datetime | None = None) -> int:
     cases, plans = [], []
     for response in detractors:
         tp = response.touchpoint
-        due = response.created_at + dt.timedelta(hours=tp.followup_deadline_hours or 48)
+        due = due_at_for(tp, response.created_at)
         case = FollowUpCase(
             response=response,
             touchpoint=tp,

@@ -55,11 +55,17 @@ def priority_for(score: int) -> int:
 # --- opening, and following the customer's answer ----------------------------------
 
 
+def due_at_for(touchpoint, answered_at: dt.datetime) -> dt.datetime:
+    """A case's deadline: the touchpoint's follow-up hours (48 by default) after the
+    answer."""
+    hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
+    return answered_at + dt.timedelta(hours=hours)
+
+
 def case_open(*, response: Response) -> FollowUpCase:
     """Open the follow-up case of a detractor's response. Must run inside the
     transaction that records the response (see feedback.receivers)."""
     touchpoint = response.touchpoint
-    hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
     # fastinsert: the same row as FollowUpCase.objects.create(), less CPU on the
     # survey POST (a detractor's case is written inside its transaction).
     case = fastinsert.insert(
@@ -69,7 +75,7 @@ def case_open(*, response: Response) -> FollowUpCase:
             team_id=touchpoint.owner_team_id,
             priority=priority_for(response.score),
             created_at=response.updated_at,
-            due_at=response.updated_at + dt.timedelta(hours=hours),
+            due_at=due_at_for(touchpoint, response.updated_at),
         )
     )
     # No "opened" event row: the case row itself records the opening, and the timeline
@@ -108,8 +114,7 @@ def cases_open_imported(*, responses: list[Response]) -> list[FollowUpCase]:
     cases = []
     for response in detractors:
         touchpoint = touchpoints[response.touchpoint_id]
-        hours = touchpoint.followup_deadline_hours or DEFAULT_DEADLINE_HOURS
-        due_at = response.created_at + dt.timedelta(hours=hours)
+        due_at = due_at_for(touchpoint, response.created_at)
         history = due_at <= now
         cases.append(
             FollowUpCase(

@@ -838,7 +838,7 @@ def _write_batch(response_import, rows, bad, report, now, touched) -> None:
 
 def _touch(touched: dict[int, list], touchpoint_id: int, moment: dt.datetime) -> None:
     """Widen the touchpoint's [first, last] local day to include this moment."""
-    day = timezone.localtime(moment).date()
+    day = services.local_day(moment)
     span = touched.get(touchpoint_id)
     if span is None:
         touched[touchpoint_id] = [day, day]
