@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Subquery
 
 from surveys import nps, selectors
 from surveys.hooks import response_notes
 from surveys.models import Invitation, Person, Response
-from surveys.services import day_bounds, local_day
+from surveys.services import clean_phone, day_bounds, local_day
 
 EARLIEST_DAY = dt.date(2000, 1, 1)
 
@@ -50,7 +51,11 @@ def person_by_identifier(identifier: str) -> Person | None:
     if kind == "email" and value:
         return Person.objects.filter(email=value.lower()).first()
     if kind == "phone_number" and value:
-        return Person.objects.filter(phone=value.replace(" ", "")).first()
+        try:
+            phone = clean_phone(value)  # as person_upsert stored it
+        except ValidationError:
+            return None
+        return Person.objects.filter(phone=phone).first()
     return None
 
 

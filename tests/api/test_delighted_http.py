@@ -740,6 +740,14 @@ def test_erasing_by_id_and_unknown_people(admin_v1, touchpoint):
         assert admin_v1.delete(f"/v1/people/{ident}").status_code == 404
 
 
+def test_a_phone_identifier_is_normalised_as_stored_phone_numbers_are(admin_v1, touchpoint):
+    person = PersonFactory(phone="+33612345678")
+    # "phone_number:+33 6-12 34 56 78", URL-encoded as Delighted's clients do.
+    got = admin_v1.delete("/v1/people/phone_number%3A%2B33%206-12%2034%2056%2078")
+    assert got.status_code == 202
+    assert not Person.objects.filter(pk=person.pk).exists()
+
+
 def test_the_erase_person_command_erases_by_email(touchpoint, capsys):
     person = PersonFactory(email="cmd@example.net")
     response = ResponseFactory(touchpoint=touchpoint, person=person, comment="Mine", score=4)
