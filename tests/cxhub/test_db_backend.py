@@ -1,13 +1,22 @@
-"""The PostgreSQL backend's health check (cxhub/db/postgresql): skipped on a connection
-that ran a query a moment ago, done as Django does on one idle for longer, and a
-connection the server dropped is replaced."""
+"""The PostgreSQL backend (cxhub/db/postgresql).
 
+Its health check is skipped on a connection that ran a query a moment ago, done as
+Django does on one idle for longer, and a connection the server dropped is replaced.
+
+Its transactions open with a BEGIN sent in front of their first statement: still real
+transactions (isolated, rolled back, savepoints, locks), with every kind of statement.
+"""
+
+import io
 import time
 
+import psycopg2
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from cxhub.db.postgresql import base
+from cxhub.models import Team
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the backend is PostgreSQL's (CI runs it)"
@@ -75,3 +84,145 @@ def test_an_idle_connection_the_server_dropped_is_replaced(django_db_blocker):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != old_pid
+
+
+# --- BEGIN sent with the transaction's first statement ---------------------------------
+
+
+def _other_session_sees(slug: str) -> bool:
+    """What a separate session (another worker) reads, committed data only."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM cxhub_team WHERE slug = %s", [slug])
+            return cursor.fetchone()[0] == 1
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_sends_its_begin_with_its_first_statement():
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        # One message for both: the driver sent no BEGIN of its own before it.
+        assert cursor.cursor.query == b"BEGIN;SELECT 1"
+        status = connection.connection.info.transaction_status
+        assert status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+        cursor.execute("SELECT 2")
+        assert cursor.cursor.query == b"SELECT 2"
+    assert connection.connection.info.transaction_status == (
+        psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    )
+    with connection.cursor() as cursor:  # autocommit again: no BEGIN
+        cursor.execute("SELECT 3")
+        assert cursor.cursor.query == b"SELECT 3"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_query_logs_show_the_statement_not_the_begin_it_carried():
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        Team.objects.create(name="Logged", slug="logged")
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert sqls[0] == "BEGIN"
+    assert sqls[1].startswith('INSERT INTO "cxhub_team"')
+    assert sqls[-1] == "COMMIT"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_uncommitted_writes_stay_invisible_to_others_and_a_rollback_undoes_them():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Team.objects.create(name="Pending", slug="pending")
+        assert not _other_session_sees("pending")
+        raise RuntimeError("undo")
+    assert not Team.objects.filter(slug="pending").exists()
+    with transaction.atomic():
+        Team.objects.create(name="Kept", slug="kept")
+    assert _other_session_sees("kept")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_savepoint_rolls_back_alone():
+    with transaction.atomic():
+        Team.objects.create(name="Outer", slug="outer")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Team.objects.create(name="Outer", slug="outer-again")  # unique name
+    assert list(Team.objects.values_list("slug", flat=True)) == ["outer"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_first_statement_leaves_the_connection_usable():
+    Team.objects.create(name="Taken", slug="taken")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Team.objects.create(name="Taken", slug="taken-2")
+    assert connection.connection.info.transaction_status == (
+        psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    )
+    with transaction.atomic():
+        Team.objects.create(name="Next", slug="next")
+    assert _other_session_sees("next")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_that_cannot_carry_the_begin_are_inside_the_transaction_too():
+    with pytest.raises(RuntimeError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO cxhub_team (name, slug) VALUES (%s, %s)",
+            [("Many 1", "many-1"), ("Many 2", "many-2")],
+        )
+        # A server-side cursor (QuerySet.iterator) as the first statement elsewhere.
+        assert [t.slug for t in Team.objects.order_by("slug").iterator(chunk_size=1)] == [
+            "many-1",
+            "many-2",
+        ]
+        raise RuntimeError("undo")
+    assert not Team.objects.exists()
+
+    with pytest.raises(RuntimeError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.copy_expert(
+            "COPY cxhub_team (name, slug) FROM STDIN WITH (FORMAT csv)",
+            io.StringIO("Copied,copied\n"),
+        )
+        assert Team.objects.filter(slug="copied").exists()
+        raise RuntimeError("undo")
+    assert not Team.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_ran_nothing_sends_nothing():
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        pass
+    # Django logs its BEGIN and COMMIT; the server received neither.
+    assert [q["sql"] for q in queries.captured_queries] == ["BEGIN", "COMMIT"]
+    assert connection.connection.begin_pending is False
+    assert connection.connection.in_transaction is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_select_for_update_holds_its_lock_until_commit():
+    team = Team.objects.create(name="Locked", slug="locked")
+    other = connections.create_connection("default")
+    try:
+        with transaction.atomic():
+            Team.objects.select_for_update().get(pk=team.pk)
+            with pytest.raises(Exception, match="could not obtain lock"), other.cursor() as c:
+                c.execute("SELECT id FROM cxhub_team WHERE id = %s FOR UPDATE NOWAIT", [team.pk])
+        with other.cursor() as c:
+            c.execute("SELECT id FROM cxhub_team WHERE id = %s FOR UPDATE NOWAIT", [team.pk])
+            assert c.fetchone() == (team.pk,)
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manual_transactions_begin_again_after_each_commit():
+    transaction.set_autocommit(False)
+    try:
+        Team.objects.create(name="First", slug="first")
+        transaction.commit()
+        assert _other_session_sees("first")
+        Team.objects.create(name="Second", slug="second")
+        assert not _other_session_sees("second")
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert list(Team.objects.values_list("slug", flat=True)) == ["first"]

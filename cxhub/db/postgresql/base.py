@@ -1,27 +1,127 @@
-"""Django's PostgreSQL backend with a cheaper connection health check.
+"""Django's PostgreSQL backend with two round trips less on a busy request.
 
-With persistent connections (CONN_MAX_AGE) and CONN_HEALTH_CHECKS, Django runs
-`SELECT 1` before the first query of every request that reuses a connection, so that
-a connection the server dropped since the previous request is replaced instead of
-failing the request. On the survey POST that round trip was a sixth of a gunicorn
-worker's time (py-spy, bench/ingest).
+1. A cheaper connection health check. With persistent connections (CONN_MAX_AGE) and
+   CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of every request
+   that reuses a connection, so that a connection the server dropped since the previous
+   request is replaced instead of failing the request. On the survey POST that round
+   trip was a sixth of a gunicorn worker's time (py-spy, bench/ingest).
 
-This backend skips the check when the connection ran a query less than
-HEALTH_CHECK_AFTER seconds ago: a busy worker's connection was alive a moment ago,
-and a connection idle for longer is checked as before. A connection that did break in
-that moment fails its query; Django then closes it at the end of the request (its
-`errors_occurred` check), so the next request gets a fresh one.
+   This backend skips the check when the connection ran a query less than
+   HEALTH_CHECK_AFTER seconds ago: a busy worker's connection was alive a moment ago,
+   and a connection idle for longer is checked as before. A connection that did break
+   in that moment fails its query; Django then closes it at the end of the request (its
+   `errors_occurred` check), so the next request gets a fresh one.
+
+2. BEGIN travels with the transaction's first statement. psycopg2 opens a transaction
+   by sending `BEGIN` on its own and waiting for the answer before the first statement:
+   a survey POST (BEGIN, INSERT, COMMIT) made three round trips for one row, and each
+   costs both processes a wake-up (pgbench here, 3 clients: BEGIN/INSERT/COMMIT 2,350
+   transactions/s, a lone INSERT 3,830/s). Here the driver stays in autocommit and the
+   backend sends `BEGIN;` in front of the transaction's first statement, in the same
+   message (PostgreSQL runs both; the answer is the statement's), then `COMMIT` or
+   `ROLLBACK` itself. A transaction that ran no statement sends nothing at all.
+   Statements that cannot carry the prefix (executemany, COPY, server-side cursors,
+   composed SQL) get their BEGIN sent just before them. Only with the default isolation
+   level: with an `isolation_level` in OPTIONS the driver opens transactions as usual.
 """
 
 import time
 
-from django.db.backends.postgresql import base
+import psycopg2.extensions
+from django.db.backends.postgresql import base, operations
+from django.db.backends.utils import debug_transaction
 
 HEALTH_CHECK_AFTER = 1.0
+BEGIN = "BEGIN;"
+
+
+class Connection(psycopg2.extensions.connection):
+    """A psycopg2 connection left in autocommit, whose transactions the backend opens:
+    `begin_pending` once Django started one and no statement ran yet, `in_transaction`
+    once its BEGIN was sent."""
+
+    begin_pending = False
+    in_transaction = False
+
+    def begin(self):
+        """Send a pending BEGIN on its own (before statements that cannot carry it)."""
+        if self.begin_pending:
+            self.begin_pending = False
+            self.in_transaction = True
+            with psycopg2.extensions.cursor(self) as cursor:
+                cursor.execute("BEGIN")
+
+    def end(self, sql: str, *, still_pending: bool):
+        """COMMIT or ROLLBACK the open transaction, if a statement opened one."""
+        self.begin_pending = still_pending
+        if self.in_transaction:
+            self.in_transaction = False
+            with psycopg2.extensions.cursor(self) as cursor:
+                cursor.execute(sql)
+
+
+class Cursor(psycopg2.extensions.cursor):
+    def execute(self, query, vars=None):
+        connection = self.connection
+        if connection.begin_pending:
+            if self.name is None and isinstance(query, str):
+                connection.begin_pending = False
+                connection.in_transaction = True
+                query = BEGIN + query
+            else:
+                connection.begin()
+        return super().execute(query, vars)
+
+    def executemany(self, query, vars_list):
+        self.connection.begin()
+        return super().executemany(query, vars_list)
+
+    def callproc(self, *args, **kwargs):
+        self.connection.begin()
+        return super().callproc(*args, **kwargs)
+
+    def copy_expert(self, *args, **kwargs):
+        self.connection.begin()
+        return super().copy_expert(*args, **kwargs)
+
+    def copy_from(self, *args, **kwargs):
+        self.connection.begin()
+        return super().copy_from(*args, **kwargs)
+
+    def copy_to(self, *args, **kwargs):
+        self.connection.begin()
+        return super().copy_to(*args, **kwargs)
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # Query logs and assertNumQueries show the statement, not the BEGIN it carried.
+        query = super().last_executed_query(cursor, sql, params)
+        if query and query.startswith(BEGIN):
+            return query[len(BEGIN) :]
+        return query
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
     _last_used = 0.0
+
+    @property
+    def begins_lazily(self) -> bool:
+        return "isolation_level" not in self.settings_dict["OPTIONS"]
+
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if self.begins_lazily:
+            params["connection_factory"] = Connection
+            params["cursor_factory"] = Cursor
+        return params
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        if isinstance(connection, Connection):
+            connection.autocommit = True  # for good: the backend sends BEGIN itself
+        return connection
 
     def _cursor(self, name=None):
         cursor = super()._cursor(name)
@@ -38,3 +138,28 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
+
+    # --- transactions opened by the first statement's BEGIN ---------------------------
+
+    def _lazy(self) -> bool:
+        return isinstance(self.connection, Connection)
+
+    def _set_autocommit(self, autocommit):
+        if not self._lazy():
+            return super()._set_autocommit(autocommit)
+        if autocommit and self.connection.in_transaction:
+            # As psycopg2 itself refuses it: leaving a transaction needs COMMIT/ROLLBACK.
+            raise psycopg2.ProgrammingError("set_session cannot be used inside a transaction")
+        self.connection.begin_pending = not autocommit
+
+    def _commit(self):
+        if self.connection is not None and self._lazy():
+            with debug_transaction(self, "COMMIT"), self.wrap_database_errors:
+                return self.connection.end("COMMIT", still_pending=not self.autocommit)
+        return super()._commit()
+
+    def _rollback(self):
+        if self.connection is not None and self._lazy():
+            with debug_transaction(self, "ROLLBACK"), self.wrap_database_errors:
+                return self.connection.end("ROLLBACK", still_pending=not self.autocommit)
+        return super()._rollback()
