@@ -23,6 +23,9 @@
    Statements that cannot carry the prefix (executemany, COPY, server-side cursors,
    composed SQL) get their BEGIN sent just before them. Only with the default isolation
    level: with an `isolation_level` in OPTIONS the driver opens transactions as usual.
+
+   Writes whose answer nobody waits for can be queued (`Connection.queue`, used by
+   cxhub.fastinsert): they travel with the next statement or the COMMIT.
 """
 
 import time
@@ -32,64 +35,111 @@ from django.db.backends.postgresql import base, operations
 from django.db.backends.utils import debug_transaction
 
 HEALTH_CHECK_AFTER = 1.0
-BEGIN = "BEGIN;"
 
 
 class Connection(psycopg2.extensions.connection):
-    """A psycopg2 connection left in autocommit, whose transactions the backend opens:
-    `begin_pending` once Django started one and no statement ran yet, `in_transaction`
-    once its BEGIN was sent."""
+    """A psycopg2 connection left in autocommit, whose transactions the backend opens.
+
+    `begin_pending`: Django started a transaction and nothing was sent yet.
+    `queued`: statements (already bound, as bytes) waiting to travel with the next
+    statement or the COMMIT; see `queue()`.
+    Whether the server holds a transaction open is libpq's own record
+    (`info.transaction_status`, no round trip).
+    """
 
     begin_pending = False
-    in_transaction = False
 
-    def begin(self):
-        """Send a pending BEGIN on its own (before statements that cannot carry it)."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queued: list[bytes] = []
+        self.id_blocks: dict[str, list[int]] = {}  # cxhub.fastinsert's reserved keys
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.info.transaction_status in (
+            psycopg2.extensions.TRANSACTION_STATUS_INTRANS,
+            psycopg2.extensions.TRANSACTION_STATUS_INERROR,
+        )
+
+    def queue(self, statement: bytes) -> None:
+        """Send `statement` (bound SQL) with the transaction's next message instead of
+        on its own: for a write whose answer is not needed (an INSERT with a known
+        primary key). Its errors surface with that next statement or the COMMIT."""
         if self.begin_pending:
             self.begin_pending = False
-            self.in_transaction = True
-            with psycopg2.extensions.cursor(self) as cursor:
-                cursor.execute("BEGIN")
+            self.queued.append(b"BEGIN")
+        self.queued.append(statement)
 
-    def end(self, sql: str, *, still_pending: bool):
-        """COMMIT or ROLLBACK the open transaction, if a statement opened one."""
-        self.begin_pending = still_pending
-        if self.in_transaction:
-            self.in_transaction = False
+    def take_prefix(self) -> bytes:
+        """What must precede the next statement: a pending BEGIN and queued writes."""
+        if self.begin_pending:
+            self.begin_pending = False
+            self.queued.append(b"BEGIN")
+        prefix = b";".join(self.queued) + b";" if self.queued else b""
+        self.queued = []
+        return prefix
+
+    def send_prefix(self) -> None:
+        """Send what is pending on its own (before statements that cannot carry it)."""
+        prefix = self.take_prefix()
+        if prefix:
             with psycopg2.extensions.cursor(self) as cursor:
-                cursor.execute(sql)
+                cursor.execute(prefix)
+
+    def end(self, sql: str, *, still_pending: bool) -> None:
+        """COMMIT (with the queued writes, in one message) or ROLLBACK (dropping them)."""
+        if sql == "COMMIT":
+            message = self.take_prefix() if self.queued else b""
+            send = bool(message) or self.in_transaction
+            message += b"COMMIT"
+        else:
+            self.queued = []
+            send = self.in_transaction
+            message = b"ROLLBACK"
+        self.begin_pending = False
+        try:
+            if send:
+                with psycopg2.extensions.cursor(self) as cursor:
+                    cursor.execute(message)
+        finally:
+            self.begin_pending = still_pending
 
 
 class Cursor(psycopg2.extensions.cursor):
+    prefix_length = 0  # of the last query: the BEGIN and queued writes it carried
+
     def execute(self, query, vars=None):
         connection = self.connection
-        if connection.begin_pending:
+        self.prefix_length = 0
+        if connection.begin_pending or connection.queued:
             if self.name is None and isinstance(query, str):
-                connection.begin_pending = False
-                connection.in_transaction = True
-                query = BEGIN + query
+                prefix = connection.take_prefix()
+                self.prefix_length = len(prefix.decode())
+                if vars is not None:
+                    prefix = prefix.replace(b"%", b"%%")  # bound already: no placeholders
+                query = prefix + query.encode()
             else:
-                connection.begin()
+                connection.send_prefix()
         return super().execute(query, vars)
 
     def executemany(self, query, vars_list):
-        self.connection.begin()
+        self.connection.send_prefix()
         return super().executemany(query, vars_list)
 
     def callproc(self, *args, **kwargs):
-        self.connection.begin()
+        self.connection.send_prefix()
         return super().callproc(*args, **kwargs)
 
     def copy_expert(self, *args, **kwargs):
-        self.connection.begin()
+        self.connection.send_prefix()
         return super().copy_expert(*args, **kwargs)
 
     def copy_from(self, *args, **kwargs):
-        self.connection.begin()
+        self.connection.send_prefix()
         return super().copy_from(*args, **kwargs)
 
     def copy_to(self, *args, **kwargs):
-        self.connection.begin()
+        self.connection.send_prefix()
         return super().copy_to(*args, **kwargs)
 
 
@@ -97,9 +147,8 @@ class DatabaseOperations(operations.DatabaseOperations):
     def last_executed_query(self, cursor, sql, params):
         # Query logs and assertNumQueries show the statement, not the BEGIN it carried.
         query = super().last_executed_query(cursor, sql, params)
-        if query and query.startswith(BEGIN):
-            return query[len(BEGIN) :]
-        return query
+        prefix = getattr(cursor, "prefix_length", 0)
+        return query[prefix:] if query and prefix else query
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

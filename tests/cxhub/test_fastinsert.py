@@ -1,0 +1,148 @@
+"""cxhub.fastinsert: the survey POST's one-row INSERTs store what the ORM would, and on
+PostgreSQL inside a transaction they travel with the transaction's next message."""
+
+import pytest
+from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cxhub import fastinsert
+from surveys.models import Response
+from tests.factories import TouchpointFactory
+
+postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="queued INSERTs are the PostgreSQL backend's"
+)
+
+
+def _response(touchpoint, **fields):
+    now = timezone.now()
+    values = {
+        "touchpoint": touchpoint,
+        "score": 9,
+        "category": "promoter",
+        "comment": "",
+        "channel": "web",
+        "properties": {"source": "kiosk"},
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    return Response(**values)
+
+
+def _committed_count(**filters) -> int:
+    """What another session (another worker) reads: committed rows only."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            where = " AND ".join(f"{column} = %s" for column in filters) or "TRUE"
+            cursor.execute(
+                f"SELECT count(*) FROM surveys_response WHERE {where}",  # noqa: S608 - test columns
+                list(filters.values()),
+            )
+            return cursor.fetchone()[0]
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db
+def test_the_row_is_the_one_the_orm_would_store():
+    touchpoint = TouchpointFactory()
+    template = _response(touchpoint, comment="Fast <b>& kind</b>")
+    fast = fastinsert.insert(template)
+    orm = _response(touchpoint, comment="Fast <b>& kind</b>", created_at=fast.created_at)
+    orm.updated_at = fast.updated_at
+    orm.save(force_insert=True)
+    assert fast.pk is not None and not fast._state.adding and fast._state.db == "default"
+    stored = Response.objects.values()
+    by_pk = {row.pop("id"): row for row in stored}
+    assert by_pk[fast.pk] == by_pk[orm.pk]
+    assert by_pk[fast.pk]["properties"] == {"source": "kiosk"}
+    assert by_pk[fast.pk]["source_key"] == ""  # the field's default, as save() fills it
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_the_insert_waits_for_the_commit_and_travels_with_it():
+    touchpoint = TouchpointFactory()
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        response = fastinsert.insert(_response(touchpoint))
+        assert response.pk is not None
+        # Queued: not sent yet, so no round trip of its own.
+        assert connection.connection.queued[-1].startswith(b'INSERT INTO "surveys_response"')
+        assert _committed_count(id=response.pk) == 0
+    assert connection.connection.queued == []
+    assert _committed_count(id=response.pk) == 1
+    # The query log still shows it, between Django's BEGIN and COMMIT.
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert any(sql.startswith('INSERT INTO "surveys_response"') for sql in sqls)
+    assert sqls[-1] == "COMMIT"
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_later_read_in_the_same_transaction_sees_the_queued_row():
+    touchpoint = TouchpointFactory()
+    with transaction.atomic():
+        response = fastinsert.insert(_response(touchpoint, comment="100% happy"))
+        # A statement with parameters after a queued value holding a percent sign.
+        assert Response.objects.filter(pk=response.pk, comment="100% happy").exists()
+    assert Response.objects.get(pk=response.pk).comment == "100% happy"
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_queued_row_fails_the_commit_and_nothing_is_stored():
+    touchpoint = TouchpointFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fastinsert.insert(_response(touchpoint, comment="kept?"))
+        fastinsert.insert(_response(touchpoint, score=11))  # the CHECK (0..10) refuses it
+    assert _committed_count() == 0
+    # The connection is clean again: the next transaction works.
+    with transaction.atomic():
+        ok = fastinsert.insert(_response(touchpoint))
+    assert _committed_count(id=ok.pk) == 1
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_rollback_drops_queued_rows_and_a_savepoint_only_its_own():
+    touchpoint = TouchpointFactory()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        fastinsert.insert(_response(touchpoint))
+        raise RuntimeError("undo")
+    assert connection.connection.queued == []
+    assert _committed_count() == 0
+
+    with transaction.atomic():
+        kept = fastinsert.insert(_response(touchpoint, comment="outer"))
+        with pytest.raises(RuntimeError), transaction.atomic():
+            fastinsert.insert(_response(touchpoint, comment="inner"))
+            raise RuntimeError("undo the savepoint")
+    assert list(Response.objects.values_list("pk", "comment")) == [(kept.pk, "outer")]
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_keys_come_from_a_block_the_connection_reserved():
+    touchpoint = TouchpointFactory()
+    with transaction.atomic():
+        first = fastinsert.insert(_response(touchpoint))
+        second = fastinsert.insert(_response(touchpoint))
+    assert second.pk == first.pk + 1
+    # A row written another way gets a key outside this connection's block.
+    other = _response(touchpoint)
+    other.save()
+    assert other.pk not in {
+        first.pk,
+        second.pk,
+        *connection.connection.id_blocks["surveys_response"],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_row_is_written_at_once():
+    touchpoint = TouchpointFactory()
+    response = fastinsert.insert(_response(touchpoint))
+    assert _committed_count(id=response.pk) == 1
