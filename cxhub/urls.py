@@ -5,6 +5,9 @@ from django.urls import include, path
 from cxhub import scorecard_views, views
 
 urlpatterns = [
+    # First: the public survey links (/r/, /s/, /u/) are the most requested paths, and
+    # Django tries the patterns in order (the survey POST resolved through 20 before).
+    path("", include("surveys.urls")),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -20,5 +23,4 @@ urlpatterns = [
     path("v1/", include("surveys.delighted.urls")),
     path("cases/", include("feedback.urls")),
     path("champions/", include("recognition.urls")),
-    path("", include("surveys.urls")),
 ]
