@@ -25,9 +25,48 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connections, router
+from django.db import connections, models, router
 
 ID_BLOCK = 50
+
+# Field classes whose get_db_prep_save() returns None, or a value of this exact type,
+# unchanged (on every backend): such values skip the call.
+_PASSED_THROUGH = {
+    models.CharField: str,
+    models.TextField: str,
+    models.SlugField: str,
+    models.IntegerField: int,
+    models.SmallIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.BigIntegerField: int,
+    models.BooleanField: bool,
+}
+_KEYS = (models.AutoField, models.BigAutoField)
+
+
+def _passed_through(field) -> type | None:
+    if type(field) in (models.ForeignKey, models.OneToOneField):
+        return int if type(field.target_field) in _KEYS else None
+    if type(field) in _KEYS:
+        return int
+    return _PASSED_THROUGH.get(type(field))
+
+
+@functools.cache
+def _plan(fields: tuple) -> tuple:
+    return tuple((field, _passed_through(field)) for field in fields)
+
+
+def _params(fields: tuple, instance, connection) -> list:
+    """Each field's value as save() sends it (pre_save, then get_db_prep_save)."""
+    params = []
+    for field, passed_through in _plan(fields):
+        value = field.pre_save(instance, True)
+        if passed_through is None or (value is not None and type(value) is not passed_through):
+            value = field.get_db_prep_save(value, connection)
+        params.append(value)
+    return params
 
 
 @functools.cache
@@ -93,7 +132,7 @@ def insert(instance):
     if _queueable(connection):
         sql, fields = _queued_statement(model, alias)
         instance.pk = _reserved_id(model, connection)
-        params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+        params = _params(fields, instance, connection)
         with connection.cursor() as cursor:
             statement = cursor.mogrify(sql, params)
         connection.connection.queue(statement)
@@ -101,7 +140,7 @@ def insert(instance):
             connection.queries_log.append({"sql": statement.decode(), "time": "0.000"})
     else:
         sql, fields, returning = _statement(model, alias)
-        params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+        params = _params(fields, instance, connection)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             pk = cursor.fetchone()[0] if returning else cursor.lastrowid

@@ -34,7 +34,8 @@ unsubscription); cxhub queues its `unsubscribe.created` webhooks there.
 
 from django.dispatch import Signal
 
-response_recorded = Signal()
+# Sent on every survey POST: its receivers are looked up once, not on every send.
+response_recorded = Signal(use_caching=True)
 responses_imported = Signal()
 person_erased = Signal()
 response_notes = Signal()
