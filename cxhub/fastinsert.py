@@ -23,8 +23,13 @@ per connection, not across connections: order by time (CX Hub does), not by id.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import functools
+import io
+import uuid
 
+import psycopg2.extras
 from django.db import connections, models, router
 
 ID_BLOCK = 50
@@ -53,15 +58,14 @@ def _passed_through(field) -> type | None:
     return _PASSED_THROUGH.get(type(field))
 
 
-@functools.cache
 def _plan(fields: tuple) -> tuple:
     return tuple((field, _passed_through(field)) for field in fields)
 
 
-def _params(fields: tuple, instance, connection) -> list:
+def _params(plan: tuple, instance, connection) -> list:
     """Each field's value as save() sends it (pre_save, then get_db_prep_save)."""
     params = []
-    for field, passed_through in _plan(fields):
+    for field, passed_through in plan:
         value = field.pre_save(instance, True)
         if passed_through is None or (value is not None and type(value) is not passed_through):
             value = field.get_db_prep_save(value, connection)
@@ -84,7 +88,7 @@ def _statement(model, alias: str) -> tuple[str, tuple, bool]:
     returning = connection.features.can_return_columns_from_insert
     if returning:
         sql += f" RETURNING {qn(opts.pk.column)}"
-    return sql, fields, returning
+    return sql, _plan(fields), returning
 
 
 @functools.cache
@@ -99,21 +103,26 @@ def _queued_statement(model, alias: str) -> tuple[str, tuple]:
         ", ".join(qn(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    return sql, fields
+    return sql, _plan(fields)
+
+
+def _new_ids(model, connection, n: int) -> list[int]:
+    """`n` fresh primary keys from the table's sequence, in one query."""
+    opts = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [opts.db_table, opts.pk.column, n],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _reserved_id(model, connection) -> int:
     """The next primary key from this connection's block of the table's sequence."""
     blocks = connection.connection.id_blocks
-    opts = model._meta
-    ids = blocks.get(opts.db_table)
+    ids = blocks.get(model._meta.db_table)
     if not ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [opts.db_table, opts.pk.column, ID_BLOCK],
-            )
-            ids = blocks[opts.db_table] = [row[0] for row in reversed(cursor.fetchall())]
+        ids = blocks[model._meta.db_table] = _new_ids(model, connection, ID_BLOCK)[::-1]
     return ids.pop()
 
 
@@ -130,17 +139,17 @@ def insert(instance):
     connection = connections[alias]
     connection.ensure_connection()
     if _queueable(connection):
-        sql, fields = _queued_statement(model, alias)
+        sql, plan = _queued_statement(model, alias)
         instance.pk = _reserved_id(model, connection)
-        params = _params(fields, instance, connection)
+        params = _params(plan, instance, connection)
         with connection.cursor() as cursor:
             statement = cursor.mogrify(sql, params)
         connection.connection.queue(statement)
         if connection.queries_logged:
             connection.queries_log.append({"sql": statement.decode(), "time": "0.000"})
     else:
-        sql, fields, returning = _statement(model, alias)
-        params = _params(fields, instance, connection)
+        sql, plan, returning = _statement(model, alias)
+        params = _params(plan, instance, connection)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             pk = cursor.fetchone()[0] if returning else cursor.lastrowid
@@ -148,3 +157,77 @@ def insert(instance):
     instance._state.adding = False
     instance._state.db = alias
     return instance
+
+
+def copy_text(value: str) -> str:
+    """A text value in PostgreSQL's COPY text format."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
+def _copy_value(value) -> str:
+    """A prepared parameter (what get_db_prep_save returned) as COPY text."""
+    if value is None:
+        return "\\N"
+    kind = type(value)
+    if kind is str:
+        return copy_text(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int or kind is float or kind is decimal.Decimal or kind is uuid.UUID:
+        return str(value)
+    if kind is dt.datetime or kind is dt.date:
+        return value.isoformat()
+    if isinstance(value, psycopg2.extras.Json):  # JSONField's adapter
+        return copy_text(value.dumps(value.adapted))
+    raise TypeError(f"no COPY text for {kind.__name__}")
+
+
+def insert_many(instances: list) -> list:
+    """INSERT new instances of one model, setting their primary keys, as
+    `bulk_create(instances)` would.
+
+    On PostgreSQL: their keys come from the sequence in one query and the rows go in
+    with one COPY, half PostgreSQL's CPU of bulk_create's INSERT for 1,000 responses
+    (14 vs 30 ms) and less of ours. Elsewhere, or for a value COPY text cannot
+    represent: bulk_create.
+    """
+    if not instances:
+        return instances
+    model = type(instances[0])
+    alias = router.db_for_write(model, instance=instances[0])
+    connection = connections[alias]
+    connection.ensure_connection()
+    if connection.vendor != "postgresql":
+        return model._default_manager.using(alias).bulk_create(instances)
+    _, plan = _queued_statement(model, alias)
+    ids = _new_ids(model, connection, len(instances))
+    lines = []
+    try:
+        for instance, pk in zip(instances, ids, strict=True):
+            instance.pk = pk
+            values = _params(plan, instance, connection)
+            lines.append("\t".join([_copy_value(v) for v in values]))
+    except TypeError:
+        for instance in instances:
+            instance.pk = None
+        return model._default_manager.using(alias).bulk_create(instances)
+    opts = model._meta
+    qn = connection.ops.quote_name
+    copy = "COPY {} ({}) FROM STDIN".format(
+        qn(opts.db_table), ", ".join(qn(field.column) for field, _ in plan)
+    )
+    with connection.cursor() as cursor:
+        cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{copy} ({len(lines)} rows)", "time": "0.000"})
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = alias
+    return instances

@@ -64,6 +64,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from cxhub import roles
+from cxhub.fastinsert import copy_text
 from cxhub.queue import enqueue_on_commit, publish
 from cxhub.spreadsheet import unsafe_cell
 from surveys import nps, services
@@ -548,18 +549,6 @@ def _people_matching(emails: list[str], phones: list[str]):
 # then written by a handful of set statements, with no per-row work in Python.
 
 
-def _copy_text(value: str) -> str:
-    """A text value in PostgreSQL's COPY text format."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        value = (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
 def _copy(cursor, table: str, columns: str, lines: list[str], extra: str = "") -> None:
     """A temporary table `table` (dropped at commit) holding the COPY-text lines in its
     `columns`, plus `extra` columns left to their defaults."""
@@ -629,8 +618,8 @@ def _insert_with_copy(
                 "import_people",
                 "email text, phone text, name text, properties jsonb",
                 [
-                    f"{_copy_text(p.email)}\t{p.phone}\t{_copy_text(p.name)}\t"
-                    + (_copy_text(dumps(p.properties)) if p.properties else "{}")
+                    f"{copy_text(p.email)}\t{p.phone}\t{copy_text(p.name)}\t"
+                    + (copy_text(dumps(p.properties)) if p.properties else "{}")
                     for p in people.values()
                 ],
                 extra="person_id bigint, phone_taken boolean NOT NULL DEFAULT false",
@@ -644,11 +633,11 @@ def _insert_with_copy(
             " comment text, properties jsonb, channel text, created_at timestamptz,"
             " updated_at timestamptz, source_key text",
             [
-                f"{r.touchpoint.pk}\t{_copy_text(r.email)}\t{r.phone}\t{r.score}\t{_CATEGORIES[r.score]}\t"
-                f"{_copy_text(r.comment)}\t"
-                + (_copy_text(dumps(r.properties)) if r.properties else "{}")
+                f"{r.touchpoint.pk}\t{copy_text(r.email)}\t{r.phone}\t{r.score}\t{_CATEGORIES[r.score]}\t"
+                f"{copy_text(r.comment)}\t"
+                + (copy_text(dumps(r.properties)) if r.properties else "{}")
                 + f"\t{r.channel}\t{r.created_at.isoformat()}\t{r.updated_at.isoformat()}"
-                f"\t{_copy_text(r.source_key)}"
+                f"\t{copy_text(r.source_key)}"
                 for r in rows
             ],
         )

@@ -676,7 +676,8 @@ def responses_record_batch(*, items: list[dict]) -> list[Response]:
 
     - every item is validated first (clean_score, clean_comment, channel); if any is
       wrong, SurveyBatchError lists each bad item's errors and nothing is written;
-    - the rows are written with one bulk INSERT in one transaction, and
+    - the rows are written with one multi-row INSERT (fastinsert.insert_many) in one
+      transaction, and
       `hooks.response_recorded` is sent for every row inside that transaction, as
       response_record does: a detractor never exists without its case, and a receiver
       that raises rolls the whole batch back;
@@ -725,7 +726,7 @@ def responses_record_batch(*, items: list[dict]) -> list[Response]:
     if errors:
         raise SurveyBatchError(errors)
     with transaction.atomic():
-        Response.objects.bulk_create(rows, batch_size=RESPONSES_BATCH_MAX)
+        fastinsert.insert_many(rows)
         for response in rows:
             response_recorded.send(
                 sender=Response, response=response, created=True, previous_score=None

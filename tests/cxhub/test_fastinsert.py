@@ -146,3 +146,76 @@ def test_outside_a_transaction_the_row_is_written_at_once():
     touchpoint = TouchpointFactory()
     response = fastinsert.insert(_response(touchpoint))
     assert _committed_count(id=response.pk) == 1
+
+
+# --- insert_many: COPY on PostgreSQL ---------------------------------------------------
+
+AWKWARD = "Tab\there, line\nbreak, back\\slash, \\N, 'quotes' \"too\", émoji 🎉, =cmd"
+
+
+@pytest.mark.django_db
+def test_insert_many_stores_what_bulk_create_stores():
+    touchpoint = TouchpointFactory()
+    props = {"plan": "pro", "note": AWKWARD, "nested": {"n": 1, "ok": True, "none": None}}
+    fast = fastinsert.insert_many(
+        [
+            _response(touchpoint, comment=AWKWARD, properties=props),
+            _response(touchpoint, score=3, category="detractor"),
+        ]
+    )
+    orm = Response.objects.bulk_create(
+        [
+            _response(touchpoint, comment=AWKWARD, properties=props, created_at=fast[0].created_at),
+            _response(touchpoint, score=3, category="detractor", created_at=fast[1].created_at),
+        ]
+    )
+    for row, twin in zip(orm, fast, strict=True):  # the same times: compare rows whole
+        Response.objects.filter(pk=row.pk).update(updated_at=twin.updated_at)
+    assert all(r.pk is not None and not r._state.adding for r in fast)
+    by_pk = {row.pop("id"): row for row in Response.objects.values()}
+    assert by_pk[fast[0].pk] == by_pk[orm[0].pk]
+    assert by_pk[fast[1].pk] == by_pk[orm[1].pk]
+    assert by_pk[fast[0].pk]["comment"] == AWKWARD
+    assert by_pk[fast[0].pk]["properties"] == props
+
+
+@postgresql
+@pytest.mark.django_db
+def test_insert_many_keys_follow_the_order_given():
+    touchpoint = TouchpointFactory()
+    rows = fastinsert.insert_many([_response(touchpoint, score=9 + i % 2) for i in range(6)])
+    keys = [r.pk for r in rows]
+    assert keys == sorted(keys) and len(set(keys)) == 6
+    assert (
+        list(Response.objects.filter(pk__in=keys).order_by("pk").values_list("pk", flat=True))
+        == keys
+    )
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_insert_many_is_part_of_its_transaction():
+    touchpoint = TouchpointFactory()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        fastinsert.insert_many([_response(touchpoint) for _ in range(3)])
+        assert Response.objects.count() == 3  # visible inside
+        raise RuntimeError("undo")
+    assert _committed_count() == 0
+
+
+@postgresql
+@pytest.mark.django_db
+def test_a_value_copy_cannot_carry_falls_back_to_bulk_create(monkeypatch):
+    touchpoint = TouchpointFactory()
+
+    def no_copy(value):
+        raise TypeError("no COPY text")
+
+    monkeypatch.setattr(fastinsert, "_copy_value", no_copy)
+    rows = fastinsert.insert_many([_response(touchpoint, comment="via the ORM")])
+    assert Response.objects.get(pk=rows[0].pk).comment == "via the ORM"
+
+
+def test_copy_text_escapes_what_copy_would_misread():
+    assert fastinsert.copy_text("a\tb\nc\rd\\e") == "a\\tb\\nc\\rd\\\\e"
+    assert fastinsert.copy_text("plain") == "plain"
