@@ -6,7 +6,8 @@ class RecognitionConfig(AppConfig):
     verbose_name = "Customer Champions"
 
     def ready(self):
-        from recognition.receivers import suggest_shoutouts
-        from surveys.hooks import response_recorded
+        from recognition.receivers import erase_customer, suggest_shoutouts
+        from surveys.hooks import person_erased, response_recorded
 
         response_recorded.connect(suggest_shoutouts, dispatch_uid="recognition.suggest_shoutouts")
+        person_erased.connect(erase_customer, dispatch_uid="recognition.erase_customer")

@@ -27,3 +27,10 @@ def suggest_shoutouts(sender, response, **kwargs):
             )
     except Exception:  # the sweeper (shoutouts_suggest_sweep) catches up
         logger.exception("could not schedule shout-out suggestions for response %s", response.pk)
+
+
+def erase_customer(sender, person, response_ids, **kwargs):
+    # Inside the erasure's transaction: the quotes go with the person, or nothing goes.
+    from recognition import services
+
+    services.recognition_erase_customer(response_ids=response_ids)

@@ -585,3 +585,22 @@ def shoutout_dismiss(*, shoutout: ShoutOut, by) -> ShoutOut:
         raise RecognitionError("This shout-out was already handled.")
     shoutout.refresh_from_db()
     return shoutout
+
+
+# --- erasure ---------------------------------------------------------------------------
+
+ERASED_PRAISE = "A customer's praise (its words were erased at the customer's request)."
+
+
+def recognition_erase_customer(*, response_ids: list[int]) -> int:
+    """GDPR erasure of a customer (surveys.hooks.person_erased): the shout-out postcards
+    that quote their comments lose the quote (the postcard stays, so its recipient's
+    counts and the leaderboards do not change), and shout-outs still waiting for a lead
+    go (there is no comment left to publish). Returns the number of postcards rewritten."""
+    ShoutOut.objects.filter(response_id__in=response_ids, status=ShoutOut.Status.PENDING).delete()
+    rewritten = Postcard.objects.filter(response_id__in=response_ids, from_customer=True).update(
+        message=ERASED_PRAISE
+    )
+    if rewritten:
+        _forget_dashboard_on_commit()
+    return rewritten

@@ -18,8 +18,9 @@ that raises rolls the batch back.
 `person_erased` is sent by services.person_erase (GDPR), inside its transaction and
 before anything is deleted. Arguments: person (still in the database), response_ids
 (their responses, which keep their scores). Receivers erase the personal data they
-hold about them (feedback: the free-text notes of the follow-up cases); one that
-raises cancels the erasure.
+hold about them (feedback: the free-text notes of the follow-up cases; recognition:
+the quotes on shout-out postcards and pending shout-outs); one that raises cancels
+the erasure.
 
 `response_notes` is a question, not an announcement: the Delighted-compatible API
 asks it for `expand[]=notes`. Argument: response_ids. A receiver returns

@@ -315,3 +315,37 @@ def test_the_dashboard_panel_tells_a_lead_about_waiting_shout_outs(
     html = render_to_string("recognition/_dashboard_panel.html", {"panel": panel})
     assert "1 customer shout-out waiting for you" in html
     assert selectors.dashboard_panel(user=employee)["pending_shoutouts"] == 0
+
+
+def test_erasing_the_customer_removes_their_words_from_postcards_and_pending_shout_outs(
+    client, promoter, staff, team_a, lead_a, send
+):
+    from recognition.models import PostcardCount
+
+    sarah = staff("sarah", "Sarah", "Lopez", team_a)
+    tom = staff("tom", "Tom", "Martin", team_a)
+    promoter("Sarah Lopez was brilliant, thank you!")
+    published = services.shoutout_publish(shoutout=ShoutOut.objects.get(), by=lead_a)
+    promoter("Tom Martin fixed it in minutes")  # still waiting for the lead
+    colleague = send(lead_a, tom, "Great save on Marie-Claire's order")
+    counts_before = sorted(
+        PostcardCount.objects.values_list("recipient_id", "period", "start", "received")
+    )
+    person = Response.objects.filter(comment__startswith="Tom").get().person
+
+    survey_services.person_erase(person=person)
+
+    published.refresh_from_db()
+    assert published.message == services.ERASED_PRAISE
+    assert "brilliant" not in published.message and published.hidden_at is None
+    assert not ShoutOut.objects.filter(status=ShoutOut.Status.PENDING).exists()
+    assert ShoutOut.objects.get().status == ShoutOut.Status.PUBLISHED  # the record stays
+    colleague.refresh_from_db()
+    assert colleague.message == "Great save on Marie-Claire's order"  # a colleague's words
+    # The recipient keeps the postcard: the leaderboards do not move.
+    assert sorted(
+        PostcardCount.objects.values_list("recipient_id", "period", "start", "received")
+    ) == (counts_before)
+    client.force_login(sarah)
+    feed = client.get("/champions/").content.decode()
+    assert "brilliant" not in feed and "erased at the customer" in feed
