@@ -178,6 +178,8 @@ def _copy_value(value) -> str:
     kind = type(value)
     if kind is str:
         return copy_text(value)
+    if isinstance(value, str):  # a TextChoices member, say: its plain string
+        return copy_text(str.__str__(value))
     if kind is bool:
         return "t" if value else "f"
     if kind is int or kind is float or kind is decimal.Decimal or kind is uuid.UUID:

@@ -7,7 +7,7 @@ from cxhub import services, webhooks
 from cxhub.models import WebhookEndpoint
 from feedback.hooks import case_closed, case_escalated
 from surveys import nps
-from surveys.hooks import person_unsubscribed, response_recorded
+from surveys.hooks import person_unsubscribed, response_recorded, responses_recorded
 
 
 @receiver(response_recorded, dispatch_uid="cxhub.alert_new_detractor")
@@ -17,6 +17,14 @@ def alert_new_detractor(sender, response, created, previous_score, **kwargs):
     )
     if response.category == nps.DETRACTOR and became_detractor:
         services.alert_new_detractor(response=response)
+
+
+@receiver(responses_recorded, dispatch_uid="cxhub.responses_recorded")
+def alert_and_webhook_new_responses(sender, responses, **kwargs):
+    # A batch of new responses: what response_recorded does for each, in one dispatch.
+    for response in responses:
+        alert_new_detractor(sender, response=response, created=True, previous_score=None)
+        webhook_response(sender, response=response, created=True, previous_score=None)
 
 
 @receiver(case_escalated, dispatch_uid="cxhub.alert_escalation")

@@ -3,7 +3,13 @@
 from django.dispatch import receiver
 
 from feedback import services
-from surveys.hooks import person_erased, response_notes, response_recorded, responses_imported
+from surveys.hooks import (
+    person_erased,
+    response_notes,
+    response_recorded,
+    responses_imported,
+    responses_recorded,
+)
 
 
 @receiver(response_recorded, dispatch_uid="feedback.case_follow_response")
@@ -11,6 +17,12 @@ def follow_response(sender, response, created, previous_score, **kwargs):
     # Runs inside the recording transaction: if this raises, the response is not saved
     # either, so a detractor never exists without its case.
     services.case_follow_response(response=response, created=created, previous_score=previous_score)
+
+
+@receiver(responses_recorded, dispatch_uid="feedback.cases_follow_new_responses")
+def follow_new_responses(sender, responses, **kwargs):
+    # The same guarantee for a batch of new responses, with one bulk insert of cases.
+    services.cases_follow_new_responses(responses=responses)
 
 
 @receiver(responses_imported, dispatch_uid="feedback.cases_open_imported")

@@ -65,29 +65,50 @@ def due_at_for(touchpoint, answered_at: dt.datetime) -> dt.datetime:
 def case_open(*, response: Response) -> FollowUpCase:
     """Open the follow-up case of a detractor's response. Must run inside the
     transaction that records the response (see feedback.receivers)."""
-    touchpoint = response.touchpoint
     # fastinsert: the same row as FollowUpCase.objects.create(), less CPU on the
     # survey POST (a detractor's case is written inside its transaction).
-    case = fastinsert.insert(
-        FollowUpCase(
-            response=response,
-            touchpoint=touchpoint,
-            team_id=touchpoint.owner_team_id,
-            priority=priority_for(response.score),
-            created_at=response.updated_at,
-            due_at=due_at_for(touchpoint, response.updated_at),
-        )
-    )
+    case = fastinsert.insert(_new_case(response, response.touchpoint))
     # No "opened" event row: the case row itself records the opening, and the timeline
     # shows it from there (one insert less on the survey's hot path).
-    if case.team_id is not None:
-        from feedback import tasks
-
-        # One assignment run per team per second, whatever the burst of detractors.
-        enqueue_debounced_on_commit(
-            tasks.cases_assign_team, case.team_id, window=ASSIGN_DEBOUNCE_SECONDS
-        )
+    _assign_after_commit({case.team_id})
     return case
+
+
+def _new_case(response: Response, touchpoint: Touchpoint) -> FollowUpCase:
+    return FollowUpCase(
+        response=response,
+        touchpoint=touchpoint,
+        team_id=touchpoint.owner_team_id,
+        priority=priority_for(response.score),
+        created_at=response.updated_at,
+        due_at=due_at_for(touchpoint, response.updated_at),
+    )
+
+
+def _assign_after_commit(team_ids) -> None:
+    from feedback import tasks
+
+    # One assignment run per team per second, whatever the burst of detractors.
+    for team_id in team_ids:
+        if team_id is not None:
+            enqueue_debounced_on_commit(
+                tasks.cases_assign_team, team_id, window=ASSIGN_DEBOUNCE_SECONDS
+            )
+
+
+def cases_follow_new_responses(*, responses: list[Response]) -> list[FollowUpCase]:
+    """case_follow_response for a batch of new responses (surveys.hooks
+    .responses_recorded), inside its transaction: the detractors' cases are opened as
+    case_open opens them, with one bulk insert; promoters mark their earlier cases
+    recovered."""
+    detractors = [r for r in responses if r.category == nps.DETRACTOR]
+    touchpoints = {r.touchpoint_id: r.touchpoint for r in detractors}
+    cases = fastinsert.insert_many([_new_case(r, touchpoints[r.touchpoint_id]) for r in detractors])
+    _assign_after_commit({c.team_id for c in cases})
+    for response in responses:
+        if response.category == nps.PROMOTER and response.person_id:
+            cases_mark_recovered(person_id=response.person_id, by_response=response)
+    return cases
 
 
 IMPORTED_HISTORY = (
@@ -139,12 +160,7 @@ def cases_open_imported(*, responses: list[Response]) -> list[FollowUpCase]:
         ],
         batch_size=5000,
     )
-    from feedback import tasks
-
-    for team_id in {c.team_id for c in cases if c.team_id and c.status == FollowUpCase.Status.NEW}:
-        enqueue_debounced_on_commit(
-            tasks.cases_assign_team, team_id, window=ASSIGN_DEBOUNCE_SECONDS
-        )
+    _assign_after_commit({c.team_id for c in cases if c.status == FollowUpCase.Status.NEW})
     return cases
 
 

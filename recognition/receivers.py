@@ -29,6 +29,14 @@ def suggest_shoutouts(sender, response, **kwargs):
         logger.exception("could not schedule shout-out suggestions for response %s", response.pk)
 
 
+def suggest_shoutouts_many(sender, responses, **kwargs):
+    # A batch of new responses: the same debounced request, once, if any may name someone.
+    for response in responses:
+        if response.category == nps.PROMOTER and (response.comment or "").strip():
+            suggest_shoutouts(sender, response=response)
+            return
+
+
 def erase_customer(sender, person, response_ids, **kwargs):
     # Inside the erasure's transaction: the quotes go with the person, or nothing goes.
     from recognition import services

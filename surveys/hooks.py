@@ -8,6 +8,11 @@ while `surveys` knows nothing about cases.
 Arguments: response (the saved Response), created (False when a customer answered
 the same invitation again), previous_score (None when created).
 
+`responses_recorded` is its bulk form for new responses, sent by
+services.responses_record_batch (the API's batch create) inside its transaction, after
+the rows are written. Argument: responses (the saved Responses, all new). Receivers do
+for each what they do on response_recorded(created=True), with bulk writes.
+
 `responses_imported` is the bulk form, sent by the CSV import (surveys.imports) inside
 the transaction that inserts a batch of historical responses, after the rows are
 written. Argument: responses (a list of the Response rows just inserted, pk set; new
@@ -37,6 +42,7 @@ from django.dispatch import Signal
 
 # Sent on every survey POST: its receivers are looked up once, not on every send.
 response_recorded = Signal(use_caching=True)
+responses_recorded = Signal()
 responses_imported = Signal()
 person_erased = Signal()
 response_notes = Signal()

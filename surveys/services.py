@@ -25,7 +25,12 @@ from django.utils.translation import gettext_noop
 from cxhub import fastinsert
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit, publish
 from surveys import nps
-from surveys.hooks import person_erased, person_unsubscribed, response_recorded
+from surveys.hooks import (
+    person_erased,
+    person_unsubscribed,
+    response_recorded,
+    responses_recorded,
+)
 from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
 
 logger = logging.getLogger(__name__)
@@ -676,11 +681,10 @@ def responses_record_batch(*, items: list[dict]) -> list[Response]:
 
     - every item is validated first (clean_score, clean_comment, channel); if any is
       wrong, SurveyBatchError lists each bad item's errors and nothing is written;
-    - the rows are written with one multi-row INSERT (fastinsert.insert_many) in one
-      transaction, and
-      `hooks.response_recorded` is sent for every row inside that transaction, as
-      response_record does: a detractor never exists without its case, and a receiver
-      that raises rolls the whole batch back;
+    - the rows are written with one COPY (fastinsert.insert_many) in one transaction,
+      and `hooks.responses_recorded` (response_recorded's bulk form) is sent inside it:
+      a detractor never exists without its case, and a receiver that raises rolls the
+      whole batch back;
     - rollups are recomputed after commit, once per (touchpoint, day) touched.
 
     Batch items are new answers; answering an invitation (again) is response_record's.
@@ -727,10 +731,7 @@ def responses_record_batch(*, items: list[dict]) -> list[Response]:
         raise SurveyBatchError(errors)
     with transaction.atomic():
         fastinsert.insert_many(rows)
-        for response in rows:
-            response_recorded.send(
-                sender=Response, response=response, created=True, previous_score=None
-            )
+        responses_recorded.send(sender=Response, responses=rows)
         for tp_id, day in {(r.touchpoint_id, local_day(r.created_at)) for r in rows}:
             rollup_schedule_on_commit(touchpoint_id=tp_id, day=day)
     return rows

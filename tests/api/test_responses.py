@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from feedback.models import FollowUpCase
-from surveys.hooks import response_recorded
+from surveys.hooks import responses_recorded
 from surveys.models import NpsDaily, Response
 from tests.factories import PersonFactory, ResponseFactory
 
@@ -209,15 +209,15 @@ def test_a_batch_records_every_response_with_cases_for_detractors(
     assert not detractors.filter(case__isnull=True).exists()
 
 
-def test_a_batch_sends_the_recorded_signal_per_row_and_one_rollup_per_day(
+def test_a_batch_sends_the_bulk_recorded_signal_once_and_one_rollup_per_day(
     write_api, touchpoint, django_capture_on_commit_callbacks, monkeypatch
 ):
     seen = []
 
-    def listener(sender, response, created, previous_score, **kwargs):
-        seen.append((response.pk, created, previous_score))
+    def listener(sender, responses, **kwargs):
+        seen.append([r.pk for r in responses])
 
-    response_recorded.connect(listener)
+    responses_recorded.connect(listener)
     scheduled = []
     from surveys import services
 
@@ -234,8 +234,8 @@ def test_a_batch_sends_the_recorded_signal_per_row_and_one_rollup_per_day(
         with django_capture_on_commit_callbacks(execute=True):
             body = write_api.post(BATCH, {"responses": items}, format="json").json()
     finally:
-        response_recorded.disconnect(listener)
-    assert seen == [(pk, True, None) for pk in body["ids"]]
+        responses_recorded.disconnect(listener)
+    assert seen == [body["ids"]]
     assert len(scheduled) == 2
     assert sum(d.promoters + d.detractors for d in NpsDaily.objects.all()) == 7
 
@@ -256,11 +256,11 @@ def test_a_batch_with_any_bad_item_writes_nothing_and_names_each_error(write_api
 
 
 def test_a_batch_is_rolled_back_when_a_receiver_fails(write_api, touchpoint):
-    def explode(sender, response, **kwargs):
-        if response.score == 0:
+    def explode(sender, responses, **kwargs):
+        if any(r.score == 0 for r in responses):
             raise RuntimeError("boom")
 
-    response_recorded.connect(explode)
+    responses_recorded.connect(explode)
     try:
         with pytest.raises(RuntimeError):
             write_api.post(
@@ -269,7 +269,7 @@ def test_a_batch_is_rolled_back_when_a_receiver_fails(write_api, touchpoint):
                 format="json",
             )
     finally:
-        response_recorded.disconnect(explode)
+        responses_recorded.disconnect(explode)
     assert not Response.objects.exists()
     assert not FollowUpCase.objects.exists()
 
@@ -296,3 +296,68 @@ def test_a_batch_of_a_thousand_is_accepted(write_api, touchpoint):
     response = write_api.post(BATCH, {"responses": items}, format="json")
     assert response.status_code == 201
     assert Response.objects.count() == 1000
+
+
+def test_a_batch_does_for_each_response_what_a_single_answer_does(
+    write_api, touchpoint, manager_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Cases for detractors, recovered cases for promoters, team alerts, webhooks and
+    shout-out suggestions: the bulk announcement misses none of them."""
+    from cxhub import webhooks
+    from cxhub.models import AlertDelivery, TeamAlert, WebhookDelivery
+    from cxhub.services import team_alerts_forget
+    from feedback import services as feedback_services
+    from feedback.models import RootCause
+    from recognition import receivers as recognition_receivers
+    from surveys import services as survey_services
+
+    person = PersonFactory(email="back@example.net")
+    earlier = survey_services.response_record(touchpoint=touchpoint, score=2, person=person)
+    old_case = FollowUpCase.objects.get(response=earlier)
+    feedback_services.case_close(
+        case=old_case,
+        by=manager_a,
+        outcome="resolved",
+        root_causes=[RootCause.objects.create(name="Slow refund")],
+        resolution="Refunded",
+    )
+    TeamAlert.objects.create(team=touchpoint.owner_team, webhook_url="http://127.0.0.1:9/alert")
+    team_alerts_forget()
+    webhooks.webhook_endpoint_create(
+        url="http://127.0.0.1:9/hook", events=["survey_response.created"]
+    )
+    suggested = []
+    monkeypatch.setattr(
+        recognition_receivers,
+        "enqueue_debounced_on_commit",
+        lambda task, *args, **kwargs: suggested.append(task.name),
+    )
+    items = [
+        {"touchpoint": "support-call", "score": 1, "comment": "Nobody called back"},
+        {"touchpoint": "support-call", "score": 4},
+        {
+            "touchpoint": "support-call",
+            "score": 10,
+            "comment": "Mia was great",
+            "person": person.pk,
+        },
+        {"touchpoint": "support-call", "score": 8},
+    ]
+    with django_capture_on_commit_callbacks(execute=False):
+        body = write_api.post(BATCH, {"responses": items}, format="json").json()
+    ids = body["ids"]
+    assert set(
+        FollowUpCase.objects.filter(response_id__in=ids).values_list("response_id", flat=True)
+    ) == {
+        ids[0],
+        ids[1],
+    }
+    case = FollowUpCase.objects.get(response_id=ids[0])
+    assert (case.status, case.team_id, case.priority) == ("new", touchpoint.owner_team_id, 3)
+    old_case.refresh_from_db()
+    assert old_case.recovered_at is not None
+    assert AlertDelivery.objects.count() == 2  # one per new detractor
+    assert WebhookDelivery.objects.filter(event="survey_response.created").count() == 4
+    assert suggested == ["recognition.tasks.shoutouts_suggest_recent"]
+    webhooks.webhook_endpoints_forget()
+    team_alerts_forget()

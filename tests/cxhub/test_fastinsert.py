@@ -219,3 +219,16 @@ def test_a_value_copy_cannot_carry_falls_back_to_bulk_create(monkeypatch):
 def test_copy_text_escapes_what_copy_would_misread():
     assert fastinsert.copy_text("a\tb\nc\rd\\e") == "a\\tb\\nc\\rd\\\\e"
     assert fastinsert.copy_text("plain") == "plain"
+
+
+@postgresql
+@pytest.mark.django_db
+def test_insert_many_copies_choices_members_too():
+    from surveys.models import Invitation
+
+    touchpoint = TouchpointFactory()
+    with CaptureQueriesContext(connection) as queries:
+        rows = fastinsert.insert_many([_response(touchpoint, channel=Invitation.Channel.SMS)])
+    assert any(q["sql"].startswith('COPY "surveys_response"') for q in queries.captured_queries)
+    assert not any(q["sql"].startswith("INSERT") for q in queries.captured_queries)
+    assert Response.objects.get(pk=rows[0].pk).channel == "sms"
