@@ -151,14 +151,13 @@ def cases_open_imported(*, responses: list[Response]) -> list[FollowUpCase]:
                 resolution=IMPORTED_HISTORY if history else "",
             )
         )
-    FollowUpCase.objects.bulk_create(cases, batch_size=5000)
-    CaseEvent.objects.bulk_create(
+    fastinsert.insert_many(cases)  # COPY on PostgreSQL
+    fastinsert.insert_many(
         [
             CaseEvent(case_id=case.pk, kind=CaseEvent.Kind.CLOSED, message=IMPORTED_HISTORY, at=now)
             for case in cases
             if case.status == FollowUpCase.Status.CLOSED
-        ],
-        batch_size=5000,
+        ]
     )
     _assign_after_commit({c.team_id for c in cases if c.status == FollowUpCase.Status.NEW})
     return cases
