@@ -73,21 +73,30 @@ def _params(plan: tuple, instance, connection) -> list:
     return params
 
 
-@functools.cache
-def _statement(model, alias: str) -> tuple[str, tuple, bool]:
-    connection = connections[alias]
-    opts = model._meta
-    fields = tuple(f for f in opts.concrete_fields if not f.generated and f is not opts.pk)
+def _insert_sql(connection, opts, fields) -> str:
     qn = connection.ops.quote_name
     # Identifiers from the model's metadata, quoted by the backend; values are parameters.
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+    return "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         qn(opts.db_table),
         ", ".join(qn(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
+
+
+def _columns(opts) -> tuple:
+    return tuple(f for f in opts.concrete_fields if not f.generated and f is not opts.pk)
+
+
+@functools.cache
+def _statement(model, alias: str) -> tuple[str, tuple, bool]:
+    """The INSERT without the primary key, returning it where the backend can."""
+    connection = connections[alias]
+    opts = model._meta
+    fields = _columns(opts)
+    sql = _insert_sql(connection, opts, fields)
     returning = connection.features.can_return_columns_from_insert
     if returning:
-        sql += f" RETURNING {qn(opts.pk.column)}"
+        sql += f" RETURNING {connection.ops.quote_name(opts.pk.column)}"
     return sql, _plan(fields), returning
 
 
@@ -96,14 +105,8 @@ def _queued_statement(model, alias: str) -> tuple[str, tuple]:
     """The INSERT with the primary key as its first value, nothing returned."""
     connection = connections[alias]
     opts = model._meta
-    fields = (opts.pk, *(f for f in opts.concrete_fields if not f.generated and f is not opts.pk))
-    qn = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - identifiers, as above
-        qn(opts.db_table),
-        ", ".join(qn(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-    )
-    return sql, _plan(fields)
+    fields = (opts.pk, *_columns(opts))
+    return _insert_sql(connection, opts, fields), _plan(fields)
 
 
 def _new_ids(model, connection, n: int) -> list[int]:
