@@ -24,7 +24,10 @@ def test_the_worker_notifies_a_postcard_once_after_the_commit(worker, employee, 
         lambda: Postcard.objects.filter(pk=postcard.pk, notified_at__isnull=False).exists()
     )
     assert notified, "the worker never sent the postcard's emails"
-    assert worker.succeeded("recognition.tasks.postcard_notify") == 1
+    # The row is written before Celery logs the task's success: wait for the log line too.
+    name = "recognition.tasks.postcard_notify"
+    assert worker.wait_for(lambda: worker.succeeded(name)), "the worker never finished the task"
+    assert worker.succeeded(name) == 1
 
 
 def test_the_worker_proposes_a_shout_out_for_a_promoter_comment(worker, touchpoint, team_a):  # noqa: F811
