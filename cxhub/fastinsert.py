@@ -133,6 +133,18 @@ def _queueable(connection) -> bool:
     return connection.in_atomic_block and hasattr(connection.connection, "queue")
 
 
+def _log(connection, sql: str) -> None:
+    """Query logs (DEBUG, CaptureQueriesContext) list a write sent without a cursor
+    execute of its own."""
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": "0.000"})
+
+
+def _mark_saved(instance, alias: str) -> None:
+    instance._state.adding = False
+    instance._state.db = alias
+
+
 def insert(instance):
     """INSERT `instance` (a new, unsaved model instance with an auto primary key) as one
     row, set its primary key and return it, as `instance.save(force_insert=True)`
@@ -148,8 +160,7 @@ def insert(instance):
         with connection.cursor() as cursor:
             statement = cursor.mogrify(sql, params)
         connection.connection.queue(statement)
-        if connection.queries_logged:
-            connection.queries_log.append({"sql": statement.decode(), "time": "0.000"})
+        _log(connection, statement.decode())
     else:
         sql, plan, returning = _statement(model, alias)
         params = _params(plan, instance, connection)
@@ -157,8 +168,7 @@ def insert(instance):
             cursor.execute(sql, params)
             pk = cursor.fetchone()[0] if returning else cursor.lastrowid
         instance.pk = pk
-    instance._state.adding = False
-    instance._state.db = alias
+    _mark_saved(instance, alias)
     return instance
 
 
@@ -230,9 +240,7 @@ def insert_many(instances: list) -> list:
     )
     with connection.cursor() as cursor:
         cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": f"{copy} ({len(lines)} rows)", "time": "0.000"})
+    _log(connection, f"{copy} ({len(lines)} rows)")
     for instance in instances:
-        instance._state.adding = False
-        instance._state.db = alias
+        _mark_saved(instance, alias)
     return instances

@@ -106,8 +106,7 @@ def cases_follow_new_responses(*, responses: list[Response]) -> list[FollowUpCas
     cases = fastinsert.insert_many([_new_case(r, touchpoints[r.touchpoint_id]) for r in detractors])
     _assign_after_commit({c.team_id for c in cases})
     for response in responses:
-        if response.category == nps.PROMOTER and response.person_id:
-            cases_mark_recovered(person_id=response.person_id, by_response=response)
+        _mark_recovered_by(response)
     return cases
 
 
@@ -184,6 +183,10 @@ def case_follow_response(*, response: Response, created: bool, previous_score: i
             )
     elif case is not None and case.is_open:
         _case_customer_no_longer_detractor(case, response, previous_score)
+    _mark_recovered_by(response)
+
+
+def _mark_recovered_by(response: Response) -> None:
     if response.category == nps.PROMOTER and response.person_id:
         cases_mark_recovered(person_id=response.person_id, by_response=response)
 

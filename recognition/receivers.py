@@ -17,9 +17,13 @@ from surveys import nps
 logger = logging.getLogger(__name__)
 
 
+def _may_name_someone(response) -> bool:
+    return response.category == nps.PROMOTER and bool((response.comment or "").strip())
+
+
 def suggest_shoutouts(sender, response, **kwargs):
     try:
-        if response.category == nps.PROMOTER and (response.comment or "").strip():
+        if _may_name_someone(response):
             from recognition import tasks
 
             enqueue_debounced_on_commit(
@@ -31,10 +35,9 @@ def suggest_shoutouts(sender, response, **kwargs):
 
 def suggest_shoutouts_many(sender, responses, **kwargs):
     # A batch of new responses: the same debounced request, once, if any may name someone.
-    for response in responses:
-        if response.category == nps.PROMOTER and (response.comment or "").strip():
-            suggest_shoutouts(sender, response=response)
-            return
+    first = next((r for r in responses if _may_name_someone(r)), None)
+    if first is not None:
+        suggest_shoutouts(sender, response=first)
 
 
 def erase_customer(sender, person, response_ids, **kwargs):

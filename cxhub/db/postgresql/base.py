@@ -61,20 +61,21 @@ class Connection(psycopg2.extensions.connection):
             psycopg2.extensions.TRANSACTION_STATUS_INERROR,
         )
 
+    def _queue_begin(self) -> None:
+        if self.begin_pending:
+            self.begin_pending = False
+            self.queued.append(b"BEGIN")
+
     def queue(self, statement: bytes) -> None:
         """Send `statement` (bound SQL) with the transaction's next message instead of
         on its own: for a write whose answer is not needed (an INSERT with a known
         primary key). Its errors surface with that next statement or the COMMIT."""
-        if self.begin_pending:
-            self.begin_pending = False
-            self.queued.append(b"BEGIN")
+        self._queue_begin()
         self.queued.append(statement)
 
     def take_prefix(self) -> bytes:
         """What must precede the next statement: a pending BEGIN and queued writes."""
-        if self.begin_pending:
-            self.begin_pending = False
-            self.queued.append(b"BEGIN")
+        self._queue_begin()
         prefix = b";".join(self.queued) + b";" if self.queued else b""
         self.queued = []
         return prefix
