@@ -27,6 +27,7 @@ import datetime as dt
 import decimal
 import functools
 import io
+import json
 import uuid
 
 import psycopg2.extras
@@ -48,9 +49,15 @@ _PASSED_THROUGH = {
     models.BooleanField: bool,
 }
 _KEYS = (models.AutoField, models.BigAutoField)
+# A JSONField without a custom encoder: a dict or list goes as its JSON text (what
+# get_db_prep_save returns on every backend but PostgreSQL, whose jsonb columns take
+# the text as well), without the driver's adapter object.
+_JSON_TEXT = object()
 
 
-def _passed_through(field) -> type | None:
+def _passed_through(field) -> type | object | None:
+    if type(field) is models.JSONField and field.encoder is None:
+        return _JSON_TEXT
     if type(field) in (models.ForeignKey, models.OneToOneField):
         return int if type(field.target_field) in _KEYS else None
     if type(field) in _KEYS:
@@ -67,7 +74,12 @@ def _params(plan: tuple, instance, connection) -> list:
     params = []
     for field, passed_through in plan:
         value = field.pre_save(instance, True)
-        if passed_through is None or (value is not None and type(value) is not passed_through):
+        if passed_through is _JSON_TEXT:
+            if type(value) is dict or type(value) is list:
+                value = json.dumps(value)
+            else:
+                value = field.get_db_prep_save(value, connection)
+        elif passed_through is None or (value is not None and type(value) is not passed_through):
             value = field.get_db_prep_save(value, connection)
         params.append(value)
     return params
@@ -156,9 +168,7 @@ def insert(instance):
     if _queueable(connection):
         sql, plan = _queued_statement(model, alias)
         instance.pk = _reserved_id(model, connection)
-        params = _params(plan, instance, connection)
-        with connection.cursor() as cursor:
-            statement = cursor.mogrify(sql, params)
+        statement = connection.connection.bind(sql, _params(plan, instance, connection))
         connection.connection.queue(statement)
         _log(connection, statement.decode())
     else:

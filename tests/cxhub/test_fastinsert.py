@@ -62,6 +62,22 @@ def test_the_row_is_the_one_the_orm_would_store():
     assert by_pk[fast.pk]["source_key"] == ""  # the field's default, as save() fills it
 
 
+@pytest.mark.django_db
+def test_a_queued_row_stores_json_and_text_as_the_orm_does():
+    """Inside a transaction (queued on PostgreSQL): properties go as JSON text, bound
+    by the driver with the rest."""
+    touchpoint = TouchpointFactory()
+    props = {"note": AWKWARD, "quote": "it's \\ 100%", "list": [1, "é", None], "n": {"ok": True}}
+    with transaction.atomic():
+        fast = fastinsert.insert(_response(touchpoint, comment=AWKWARD, properties=props))
+        orm = _response(touchpoint, comment=AWKWARD, properties=props, created_at=fast.created_at)
+        orm.updated_at = fast.updated_at
+        orm.save(force_insert=True)
+    by_pk = {row.pop("id"): row for row in Response.objects.values()}
+    assert by_pk[fast.pk] == by_pk[orm.pk]
+    assert by_pk[fast.pk]["properties"] == props and by_pk[fast.pk]["comment"] == AWKWARD
+
+
 @postgresql
 @pytest.mark.django_db(transaction=True)
 def test_inside_a_transaction_the_insert_waits_for_the_commit_and_travels_with_it():

@@ -53,6 +53,7 @@ class Connection(psycopg2.extensions.connection):
         super().__init__(*args, **kwargs)
         self.queued: list[bytes] = []
         self.id_blocks: dict[str, list[int]] = {}  # cxhub.fastinsert's reserved keys
+        self._binder = None  # the cursor bind() uses
 
     @property
     def in_transaction(self) -> bool:
@@ -72,6 +73,13 @@ class Connection(psycopg2.extensions.connection):
         primary key). Its errors surface with that next statement or the COMMIT."""
         self._queue_begin()
         self.queued.append(statement)
+
+    def bind(self, sql: str, params) -> bytes:
+        """`sql` with `params` bound by the driver, as `cursor.mogrify` binds them, on a
+        cursor kept for it (no cursor, and no Django wrapper, made per statement)."""
+        if self._binder is None:
+            self._binder = psycopg2.extensions.cursor(self)
+        return self._binder.mogrify(sql, params)
 
     def take_prefix(self) -> bytes:
         """What must precede the next statement: a pending BEGIN and queued writes."""
