@@ -281,6 +281,10 @@ function done(summary, latency, requests)
     end
   end
   for status, n in pairs(total) do io.write(string.format("status %d %d\\n", status, n)) end
+  -- The latency distribution's upper part, for merging runs (bench._common.merged_percentile).
+  for p = 900, 999 do  -- (wrk answers 0 for the 100th)
+    io.write(string.format("latency %.1f %d\\n", p / 10, latency:percentile(p / 10)))
+  end
 end
 """
 
@@ -341,7 +345,26 @@ def wrk(
     }
     for p in (50, 75, 90, 99):
         result[f"p{p}"] = _ms(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1))
+    result["latencies"] = [
+        (float(p), int(us) / 1000) for p, us in re.findall(r"^latency ([\d.]+) (\d+)$", out, re.M)
+    ]
     return result
+
+
+def merged_percentile(runs: list[dict], q: float) -> float:
+    """The q-th percentile (ms, q >= 90) of several wrk runs' latencies taken together,
+    from each run's distribution (the `latency` lines of WRK_STATUS_LUA) weighted by its
+    requests: the smallest latency at or under which q % of all requests finished."""
+    candidates = sorted({ms for r in runs for _, ms in r["latencies"]})
+    total = sum(r["requests"] for r in runs)
+    for value in candidates:
+        done = 0.0
+        for r in runs:
+            share = max((p for p, ms in r["latencies"] if ms <= value), default=0.0)
+            done += r["requests"] * share / 100
+        if done >= total * q / 100 - 1e-9:
+            return value
+    return candidates[-1]
 
 
 # --- statistics and verdicts -------------------------------------------------------------
