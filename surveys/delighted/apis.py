@@ -271,6 +271,22 @@ class _Responses(V1View):
             for r in rows
         ]
 
+    def change(self, request, pk: int):
+        """PUT: a new score, comment or person_properties; the rest of the body (what a
+        client read) is ignored."""
+        body = out.body_dict(request)
+        response = get_object_or_404(Response, pk=pk)
+        score = body.get("score")
+        score = None if score in (None, "") else out.score(score)
+        # A client saving back what it read sends comment null for "no comment".
+        comment = None if "comment" not in body else out.comment(body["comment"])
+        properties = out.properties(body.get("person_properties"), "person_properties")
+        response = services.response_update(
+            response=response, score=score, comment=comment, properties=properties
+        )
+        response = Response.objects.select_related("touchpoint").get(pk=response.pk)
+        return ApiResponse(self.serialize([response], set())[0])
+
     def queryset(self, expand: set[str]):
         qs = Response.objects.select_related("touchpoint")
         if "person" in expand:
@@ -290,9 +306,11 @@ def _copy_person_activity(rows: list[Response]) -> None:
 
 class SurveyResponsesApi(_Responses):
     """GET: survey responses, page by page (read; admin for contact data). POST: add
-    a response for a person (write)."""
+    a response for a person (write). PUT with the response's `id` in the body: change
+    it, as PUT /v1/survey_responses/{id} does (write): Delighted's Node client saves a
+    response that way."""
 
-    scopes = {"GET": READ, "POST": WRITE}
+    scopes = {"GET": READ, "POST": WRITE, "PUT": WRITE}
 
     def get(self, request):
         params = request.query_params
@@ -355,6 +373,12 @@ class SurveyResponsesApi(_Responses):
         )
         return ApiResponse(self.serialize([response], set())[0])
 
+    def put(self, request):
+        raw = out.body_dict(request).get("id")
+        if raw in (None, ""):
+            raise out.invalid("id", "The id of the survey response to change is required.")
+        return self.change(request, out.integer(raw, "id", minimum=1, maximum=2**63 - 1))
+
 
 class SurveyResponseApi(_Responses):
     """GET one survey response (read); PUT: change its score, comment or
@@ -370,18 +394,7 @@ class SurveyResponseApi(_Responses):
         return ApiResponse(self.serialize([response], expand)[0])
 
     def put(self, request, pk: int):
-        body = out.body_dict(request)
-        response = get_object_or_404(Response, pk=pk)
-        score = body.get("score")
-        score = None if score in (None, "") else out.score(score)
-        # A client saving back what it read sends comment null for "no comment".
-        comment = None if "comment" not in body else out.comment(body["comment"])
-        properties = out.properties(body.get("person_properties"), "person_properties")
-        response = services.response_update(
-            response=response, score=score, comment=comment, properties=properties
-        )
-        response = Response.objects.select_related("touchpoint").get(pk=response.pk)
-        return ApiResponse(self.serialize([response], set())[0])
+        return self.change(request, pk)
 
 
 # --- metrics, unsubscribes, bounces ----------------------------------------------------

@@ -105,3 +105,36 @@ def delighted_client(live_server):
         return delighted.Client(api_key=raw, api_base_url=f"{live_server.url}/v1/")
 
     return make
+
+
+# Delighted's /v1/metrics over `metrics_history`, all time.
+METRICS_ALL_TIME = {
+    "nps": 0,
+    "promoter_count": 2,
+    "promoter_percent": 40.0,
+    "passive_count": 1,
+    "passive_percent": 20.0,
+    "detractor_count": 2,
+    "detractor_percent": 40.0,
+    "response_count": 5,
+}
+
+
+@pytest.fixture
+def metrics_history(touchpoint, touchpoint_b):
+    """Four answers an hour ago on `touchpoint` (10, 9, 8, 3), one 40 days ago on
+    `touchpoint_b` (0), rolled up; returns the time they are counted from (now)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from surveys import services
+    from tests.factories import ResponseFactory
+
+    now = timezone.now()
+    for score in (10, 9, 8, 3):
+        ResponseFactory(touchpoint=touchpoint, score=score, created_at=now - dt.timedelta(hours=1))
+    ResponseFactory(touchpoint=touchpoint_b, score=0, created_at=now - dt.timedelta(days=40))
+    today = timezone.localdate()
+    services.rollups_recompute_range(start=today - dt.timedelta(days=60), end=today)
+    return now

@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from surveys import services
 from surveys.models import Invitation, Person, Response
+from tests.api.conftest import METRICS_ALL_TIME
 from tests.factories import InvitationFactory, PersonFactory, ResponseFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -190,24 +190,10 @@ def test_survey_responses_are_created_listed_retrieved_and_saved(admin_dl, write
     assert saved.updated_at >= saved.created_at
 
 
-def test_metrics_are_computed_over_since_until_and_a_trend(read_dl, touchpoint, touchpoint_b):
-    now = timezone.now()
-    for score in (10, 9, 8, 3):
-        ResponseFactory(touchpoint=touchpoint, score=score, created_at=now - dt.timedelta(hours=1))
-    ResponseFactory(touchpoint=touchpoint_b, score=0, created_at=now - dt.timedelta(days=40))
-    today = timezone.localdate()
-    services.rollups_recompute_range(start=today - dt.timedelta(days=60), end=today)
+def test_metrics_are_computed_over_since_until_and_a_trend(read_dl, metrics_history):
+    now = metrics_history
     metrics = delighted.Metrics.retrieve(client=read_dl)
-    assert dict(metrics) == {
-        "nps": 0,
-        "promoter_count": 2,
-        "promoter_percent": 40.0,
-        "passive_count": 1,
-        "passive_percent": 20.0,
-        "detractor_count": 2,
-        "detractor_percent": 40.0,
-        "response_count": 5,
-    }
+    assert dict(metrics) == METRICS_ALL_TIME
     recent = delighted.Metrics.retrieve(client=read_dl, since=now - dt.timedelta(days=30))
     assert (recent.nps, recent.response_count) == (25, 4)
     billing = delighted.Metrics.retrieve(client=read_dl, trend="billing", until=now)
