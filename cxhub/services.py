@@ -294,6 +294,11 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
+_API_KEY_LOOKUP = (
+    f"SELECT * FROM {ApiKey._meta.db_table} WHERE hashed_key = %s AND revoked_at IS NULL"  # noqa: S608 - the model's own table name
+)
+
+
 def api_key_authenticate(raw: str | None) -> ApiKey | None:
     """The active key whose secret is `raw`, or None (unknown, malformed or revoked).
 
@@ -302,9 +307,12 @@ def api_key_authenticate(raw: str | None) -> ApiKey | None:
     raw = (raw or "").strip()
     if not raw.startswith(ApiKey.PREFIX) or len(raw) > 200:
         return None
-    key = ApiKey.objects.filter(hashed_key=_api_key_hash(raw), revoked_at__isnull=True).first()
-    if key is None:
+    # A raw query: the API's every request makes it, and compiling the equivalent
+    # filter() (with first()'s ORDER BY) was most of the lookup's CPU.
+    found = list(ApiKey.objects.raw(_API_KEY_LOOKUP, [_api_key_hash(raw)]))
+    if not found:
         return None
+    key = found[0]
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > API_KEY_TOUCH_EVERY:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
