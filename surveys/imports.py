@@ -757,7 +757,7 @@ def _run(response_import: ResponseImport, now: dt.datetime) -> None:
     cleaner = Cleaner(layout, default_touchpoint=response_import.default_touchpoint, now=now)
     done = response_import.rows_done  # > 0 when resuming after a lost worker
     report = list(response_import.report)
-    touched: dict[int, list] = {}  # touchpoint → [first, last] local day
+    touched: dict[int, list] = {}  # touchpoint → [first, last] moment answered
     batch: list[Row] = []
     counted = 0
     bad: list[dict] = []
@@ -783,7 +783,9 @@ def _run(response_import: ResponseImport, now: dt.datetime) -> None:
     if batch or bad:
         _write_batch(response_import, batch, bad, report, now, touched)
     for tp_id, (first, last) in touched.items():
-        services.rollups_recompute_range(start=first, end=last, touchpoint_ids=[tp_id])
+        services.rollups_recompute_range(
+            start=services.local_day(first), end=services.local_day(last), touchpoint_ids=[tp_id]
+        )
 
 
 def _exported_from_here(rows: list[Row]) -> set[str]:
@@ -826,15 +828,15 @@ def _write_batch(response_import, rows, bad, report, now, touched) -> None:
 
 
 def _touch(touched: dict[int, list], touchpoint_id: int, moment: dt.datetime) -> None:
-    """Widen the touchpoint's [first, last] local day to include this moment."""
-    day = services.local_day(moment)
+    """Widen the touchpoint's [first, last] moment to include this one (turned into
+    local days once, at the end: a local day only grows with the moment)."""
     span = touched.get(touchpoint_id)
     if span is None:
-        touched[touchpoint_id] = [day, day]
-    elif day < span[0]:
-        span[0] = day
-    elif day > span[1]:
-        span[1] = day
+        touched[touchpoint_id] = [moment, moment]
+    elif moment < span[0]:
+        span[0] = moment
+    elif moment > span[1]:
+        span[1] = moment
 
 
 def response_imports_resume(*, older_than_minutes: int = 5, stuck_after_minutes: int = 30) -> int:
