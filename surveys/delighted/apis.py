@@ -271,10 +271,9 @@ class _Responses(V1View):
             for r in rows
         ]
 
-    def change(self, request, pk: int):
+    def change(self, body: dict, pk: int):
         """PUT: a new score, comment or person_properties; the rest of the body (what a
         client read) is ignored."""
-        body = out.body_dict(request)
         response = get_object_or_404(Response, pk=pk)
         score = body.get("score")
         score = None if score in (None, "") else out.score(score)
@@ -374,10 +373,11 @@ class SurveyResponsesApi(_Responses):
         return ApiResponse(self.serialize([response], set())[0])
 
     def put(self, request):
-        raw = out.body_dict(request).get("id")
+        body = out.body_dict(request)
+        raw = body.get("id")
         if raw in (None, ""):
             raise out.invalid("id", "The id of the survey response to change is required.")
-        return self.change(request, out.integer(raw, "id", minimum=1, maximum=2**63 - 1))
+        return self.change(body, out.integer(raw, "id", minimum=1, maximum=2**63 - 1))
 
 
 class SurveyResponseApi(_Responses):
@@ -394,7 +394,7 @@ class SurveyResponseApi(_Responses):
         return ApiResponse(self.serialize([response], expand)[0])
 
     def put(self, request, pk: int):
-        return self.change(request, pk)
+        return self.change(out.body_dict(request), pk)
 
 
 # --- metrics, unsubscribes, bounces ----------------------------------------------------
