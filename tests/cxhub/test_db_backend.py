@@ -7,16 +7,22 @@ Its transactions open with a BEGIN sent in front of their first statement: still
 transactions (isolated, rolled back, savepoints, locks), with every kind of statement.
 """
 
+import datetime as dt
 import io
+import re
 import time
+import zoneinfo
 
 import psycopg2
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cxhub.db.postgresql import base
 from cxhub.models import Team
+from surveys.models import Invitation
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the backend is PostgreSQL's (CI runs it)"
@@ -226,3 +232,86 @@ def test_manual_transactions_begin_again_after_each_commit():
     finally:
         transaction.set_autocommit(True)
     assert list(Team.objects.values_list("slug", flat=True)) == ["first"]
+
+
+# --- bind(): the literals of a queued INSERT -------------------------------------------
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.text(),  # quotes, backslashes, any Unicode; NUL too (both refuse it)
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.sampled_from([dt.UTC, zoneinfo.ZoneInfo("Europe/Brussels")]),
+    ),
+    st.datetimes(),  # naive: left to psycopg2
+    st.floats(allow_nan=True),  # left to psycopg2
+    st.sampled_from(list(Invitation.Channel)),  # a TextChoices member: its text
+)
+
+
+def _mogrified(sql, params):
+    with connection.cursor() as cursor:
+        return cursor.cursor.mogrify(sql, params)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.lists(_values, min_size=1, max_size=6))
+def test_bind_writes_the_literals_psycopg2_writes(db, params):
+    sql = "SELECT " + ", ".join(["%s"] * len(params))
+    connection.ensure_connection()
+    try:
+        expected = _mogrified(sql, params)
+    except ValueError as error:  # a NUL in a string
+        with pytest.raises(ValueError, match=re.escape(str(error))):
+            connection.connection.bind(sql, params)
+    else:
+        assert connection.connection.bind(sql, params) == expected
+
+
+@pytest.mark.django_db
+def test_bound_text_reads_back_as_it_was():
+    text = "it's \\ 'quoted' \\' -- é 😀 %s %(x)s"
+    connection.ensure_connection()
+    statement = connection.connection.bind("SELECT %s, %s, %s", [text, -1, None])
+    with connection.cursor() as cursor:
+        cursor.execute(statement.decode())
+        assert cursor.fetchone() == (text, -1, None)
+
+
+@pytest.mark.django_db
+def test_sql_with_other_percent_signs_is_bound_by_psycopg2():
+    connection.ensure_connection()
+    sql = "SELECT %s, '100%%'"
+    assert connection.connection.bind(sql, ["a"]) == _mogrified(sql, ["a"]) == b"SELECT 'a', '100%'"
+
+
+@pytest.mark.django_db
+def test_plain_values_are_bound_without_the_driver_and_others_with_it():
+    connection.ensure_connection()
+    raw = connection.connection
+    raw._binder = None
+    raw.bind("SELECT %s, %s, %s, %s", [1, "a", None, dt.datetime.now(dt.UTC)])
+    assert raw._binder is None  # written here, no mogrify
+    raw.bind("SELECT %s", [1.5])
+    assert raw._binder is not None
+
+
+def test_without_standard_conforming_strings_the_driver_binds_strings():
+    settings_dict = connection.settings_dict
+    raw = psycopg2.connect(
+        dbname=settings_dict["NAME"] or "postgres",
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        connection_factory=base.Connection,
+        options="-c standard_conforming_strings=off",
+    )
+    try:
+        statement = raw.bind("SELECT %s", ["a\\b"])
+        assert statement == raw.cursor().mogrify("SELECT %s", ["a\\b"])
+        assert statement == b"SELECT E'a\\\\b'"  # the backslash escaped, not as is
+    finally:
+        raw.close()

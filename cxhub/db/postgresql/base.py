@@ -28,6 +28,8 @@
    cxhub.fastinsert): they travel with the next statement or the COMMIT.
 """
 
+import datetime as dt
+import functools
 import time
 
 import psycopg2.extensions
@@ -54,6 +56,7 @@ class Connection(psycopg2.extensions.connection):
         self.queued: list[bytes] = []
         self.id_blocks: dict[str, list[int]] = {}  # cxhub.fastinsert's reserved keys
         self._binder = None  # the cursor bind() uses
+        self._plain = None  # see _plain_strings()
 
     @property
     def in_transaction(self) -> bool:
@@ -75,11 +78,38 @@ class Connection(psycopg2.extensions.connection):
         self.queued.append(statement)
 
     def bind(self, sql: str, params) -> bytes:
-        """`sql` with `params` bound by the driver, as `cursor.mogrify` binds them, on a
-        cursor kept for it (no cursor, and no Django wrapper, made per statement)."""
+        """`sql` with `params` bound as `cursor.mogrify` binds them.
+
+        The values of a queued INSERT (int, str, None, bool, aware datetime) are written
+        here as the literals psycopg2 writes for them, in a third of mogrify's time (4
+        vs 11 us for a response row); anything else, or a connection whose strings are
+        not standard-conforming UTF-8, goes to mogrify on a cursor kept for it.
+        """
+        parts = _placeholders(sql)
+        if parts is not None and self._plain_strings():
+            pieces = [parts[0]]
+            for value, part in zip(params, parts[1:], strict=True):
+                literal = _literal(value)
+                if literal is None:
+                    break
+                pieces.append(literal)
+                pieces.append(part)
+            else:
+                return "".join(pieces).encode()
         if self._binder is None:
             self._binder = psycopg2.extensions.cursor(self)
         return self._binder.mogrify(sql, params)
+
+    def _plain_strings(self) -> bool:
+        """Whether a string literal is its text in quotes with quotes doubled: with
+        standard_conforming_strings (PostgreSQL's default) a backslash is an ordinary
+        character, and in UTF-8 no multi-byte character contains a quote byte."""
+        if self._plain is None:
+            self._plain = (
+                self.encoding == "UTF8"
+                and self.get_parameter_status("standard_conforming_strings") == "on"
+            )
+        return self._plain
 
     def take_prefix(self) -> bytes:
         """What must precede the next statement: a pending BEGIN and queued writes."""
@@ -112,6 +142,31 @@ class Connection(psycopg2.extensions.connection):
                     cursor.execute(message)
         finally:
             self.begin_pending = still_pending
+
+
+@functools.lru_cache(maxsize=64)
+def _placeholders(sql: str) -> list[str] | None:
+    """The text around each `%s` of `sql`, or None when it holds any other `%`."""
+    parts = sql.split("%s")
+    return None if any("%" in part for part in parts) else parts
+
+
+def _literal(value) -> str | None:
+    """`value` as the SQL literal psycopg2 writes for it, or None (left to psycopg2)."""
+    kind = type(value)
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):  # also a TextChoices member: its plain text
+        if "\x00" in value:  # psycopg2 refuses it with its own error
+            return None
+        return "'" + str.__str__(value).replace("'", "''") + "'"
+    if kind is int:
+        return str(value) if value >= 0 else f" {value}"  # no "--" after a "-"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is dt.datetime and value.tzinfo is not None:
+        return f"'{value.isoformat()}'::timestamptz"
+    return None
 
 
 class Cursor(psycopg2.extensions.cursor):
