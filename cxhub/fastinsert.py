@@ -53,11 +53,16 @@ _KEYS = (models.AutoField, models.BigAutoField)
 # get_db_prep_save returns on every backend but PostgreSQL, whose jsonb columns take
 # the text as well), without the driver's adapter object.
 _JSON_TEXT = object()
+# A DateTimeField: an aware datetime goes unchanged on PostgreSQL (its
+# adapt_datetimefield_value returns it as it is); other values and backends are prepared.
+_AWARE_DATETIME = object()
 
 
 def _passed_through(field) -> type | object | None:
     if type(field) is models.JSONField and field.encoder is None:
         return _JSON_TEXT
+    if type(field) is models.DateTimeField:
+        return _AWARE_DATETIME
     if type(field) in (models.ForeignKey, models.OneToOneField):
         return int if type(field.target_field) in _KEYS else None
     if type(field) in _KEYS:
@@ -72,9 +77,13 @@ def _plan(fields: tuple) -> tuple:
 def _params(plan: tuple, instance, connection) -> list:
     """Each field's value as save() sends it (pre_save, then get_db_prep_save)."""
     params = []
+    postgresql = connection.vendor == "postgresql"
     for field, passed_through in plan:
         value = field.pre_save(instance, True)
-        if passed_through is _JSON_TEXT:
+        if passed_through is _AWARE_DATETIME:
+            if not (postgresql and type(value) is dt.datetime and value.tzinfo is not None):
+                value = field.get_db_prep_save(value, connection)
+        elif passed_through is _JSON_TEXT:
             if type(value) is dict or type(value) is list:
                 value = json.dumps(value)
             else:
