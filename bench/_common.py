@@ -269,7 +269,10 @@ def gunicorn(env: dict, workers: int = 3, ready_path: str = "/bench/bare/"):
 WRK_STATUS_LUA = """
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
+function init(args)
+  statuses = {}
+  if prepare then prepare(args) end  -- a script's own per-thread set-up
+end
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
 end
