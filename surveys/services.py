@@ -85,7 +85,11 @@ def question_for(touchpoint: Touchpoint) -> str:
 
 
 def local_day(moment: dt.datetime) -> dt.date:
-    return timezone.localtime(moment).date()
+    """The installation's local day (settings.TIME_ZONE, as day_bounds counts days) of
+    an aware moment."""
+    if moment.tzinfo is None:
+        raise ValueError("local_day() needs an aware datetime")
+    return moment.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE)).date()
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:

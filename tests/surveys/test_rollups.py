@@ -99,6 +99,18 @@ def test_a_day_is_the_local_day_of_first_submission(touchpoint, settings):
     assert list(NpsDaily.objects.values_list("date", flat=True)) == [dt.date(2026, 11, 4)]
 
 
+def test_a_response_counts_on_the_installations_day_whatever_zone_is_active(touchpoint, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    at = dt.datetime(2026, 11, 3, 23, 30, tzinfo=dt.UTC)  # 00:30 on 4 Nov in Paris
+    with timezone.override("America/New_York"):  # 18:30 on 3 Nov there
+        day = services.local_day(at)
+    assert day == dt.date(2026, 11, 4)
+    start, end = services.day_bounds(day)  # the day it is recounted on contains it
+    assert start <= at < end
+    with pytest.raises(ValueError, match="aware"):
+        services.local_day(dt.datetime(2026, 11, 3, 23, 30))
+
+
 def test_recompute_rollups_command_rebuilds_a_range_and_removes_stale_days(touchpoint, capsys):
     day = dt.date(2026, 11, 3)
     ResponseFactory(touchpoint=touchpoint, score=3, created_at=services.day_bounds(day)[0])
