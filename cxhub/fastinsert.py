@@ -53,8 +53,9 @@ _KEYS = (models.AutoField, models.BigAutoField)
 # get_db_prep_save returns on every backend but PostgreSQL, whose jsonb columns take
 # the text as well), without the driver's adapter object.
 _JSON_TEXT = object()
-# A DateTimeField: an aware datetime goes unchanged on PostgreSQL (its
-# adapt_datetimefield_value returns it as it is); other values and backends are prepared.
+# A DateTimeField: None goes as it is (every backend prepares it to None), and so does an
+# aware datetime on PostgreSQL (its adapt_datetimefield_value returns it unchanged);
+# other values and backends are prepared.
 _AWARE_DATETIME = object()
 
 
@@ -81,7 +82,9 @@ def _params(plan: tuple, instance, connection) -> list:
     for field, passed_through in plan:
         value = field.pre_save(instance, True)
         if passed_through is _AWARE_DATETIME:
-            if not (postgresql and type(value) is dt.datetime and value.tzinfo is not None):
+            if value is not None and not (
+                postgresql and type(value) is dt.datetime and value.tzinfo is not None
+            ):
                 value = field.get_db_prep_save(value, connection)
         elif passed_through is _JSON_TEXT:
             if type(value) is dict or type(value) is list:

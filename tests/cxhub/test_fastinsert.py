@@ -1,6 +1,9 @@
 """cxhub.fastinsert: the survey POST's one-row INSERTs store what the ORM would, and on
 PostgreSQL inside a transaction they travel with the transaction's next message."""
 
+import datetime as dt
+import zoneinfo
+
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
@@ -76,6 +79,38 @@ def test_a_queued_row_stores_json_and_text_as_the_orm_does():
     by_pk = {row.pop("id"): row for row in Response.objects.values()}
     assert by_pk[fast.pk] == by_pk[orm.pk]
     assert by_pk[fast.pk]["properties"] == props and by_pk[fast.pk]["comment"] == AWKWARD
+
+
+@pytest.mark.django_db
+def test_datetimes_and_empty_ones_are_stored_as_the_orm_stores_them():
+    """Aware datetimes in any zone, and None, go unprepared on PostgreSQL; a naive one is
+    prepared by the field as save() prepares it (made aware, with Django's warning)."""
+    from feedback.models import FollowUpCase
+
+    touchpoint = TouchpointFactory()
+    brussels = zoneinfo.ZoneInfo("Europe/Brussels")
+    values = {
+        "touchpoint": touchpoint,
+        "team_id": touchpoint.owner_team_id,
+        "priority": 2,
+        "created_at": dt.datetime(2026, 3, 29, 2, 30, tzinfo=dt.UTC),
+        "due_at": dt.datetime(2026, 3, 31, 9, 15, 30, 123456, tzinfo=brussels),
+        "closed_at": None,
+    }
+    rows = {}
+    with transaction.atomic(), pytest.warns(RuntimeWarning, match="naive datetime"):
+        for way in ("fast", "orm"):
+            response = fastinsert.insert(_response(touchpoint))
+            case = FollowUpCase(
+                response=response, first_contact_at=dt.datetime(2026, 3, 30, 8), **values
+            )
+            fastinsert.insert(case) if way == "fast" else case.save(force_insert=True)
+            rows[way] = case.pk
+    stored = {r.pop("id"): r for r in FollowUpCase.objects.values()}
+    fast, orm = stored[rows["fast"]], stored[rows["orm"]]
+    assert fast.pop("response_id") != orm.pop("response_id")
+    assert fast == orm
+    assert fast["due_at"] == values["due_at"] and fast["closed_at"] is None
 
 
 @postgresql
