@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -25,6 +26,8 @@ from rest_framework.settings import api_settings
 
 from cxhub import roles
 from cxhub.models import ApiKey
+
+logger = logging.getLogger(__name__)
 
 # --- errors ----------------------------------------------------------------------------
 
@@ -177,6 +180,19 @@ class CursorPagination(pagination.CursorPagination):
 # --- throttling --------------------------------------------------------------------------
 
 
+# After the cache (Redis) failed, the throttle lets requests through uncounted for this
+# long in this process, so that during an outage a request pays the cache's timeout at
+# most once per window (as cxhub.queue does for the broker).
+THROTTLE_RETRY_AFTER = 30.0
+_throttle_skip_until = 0.0
+
+
+def throttle_reset() -> None:
+    """Forget a past cache failure (tests)."""
+    global _throttle_skip_until
+    _throttle_skip_until = 0.0
+
+
 class ApiThrottle(throttling.ScopedRateThrottle):
     """A fixed-window counter per (view's throttle_scope, API key | user | IP).
 
@@ -185,6 +201,9 @@ class ApiThrottle(throttling.ScopedRateThrottle):
     (INCR + EXPIRE in one round trip on Redis). The 429 carries Retry-After: the
     seconds left in the window. Rates are read from settings at each request, so
     override_settings works in tests.
+
+    A request never fails because the cache is down: the throttle then lets it through
+    uncounted (and logs it), and skips the cache for THROTTLE_RETRY_AFTER seconds.
     """
 
     def get_rate(self):
@@ -211,10 +230,22 @@ class ApiThrottle(throttling.ScopedRateThrottle):
         if self.rate is None:
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
+        global _throttle_skip_until
+        if time.monotonic() < _throttle_skip_until:
+            return True
         now = time.time()
         window = int(now // self.duration)
         key = f"{self.get_cache_key(request, view)}:{window}"
-        count = _incr_with_ttl(self.cache, key, self.duration + 1)
+        try:
+            count = _incr_with_ttl(self.cache, key, self.duration + 1)
+        except Exception:
+            _throttle_skip_until = time.monotonic() + THROTTLE_RETRY_AFTER
+            logger.warning(
+                "cache unavailable: API requests go unthrottled for %.0f s",
+                THROTTLE_RETRY_AFTER,
+                exc_info=True,
+            )
+            return True
         self._wait = self.duration - (now % self.duration)
         return count <= self.num_requests
 

@@ -5,12 +5,15 @@ Team A ("Support") owns the "support-call" touchpoint; team B ("Billing") owns
 """
 
 import os
+import socket
+import threading
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
-from cxhub import queue, roles
+from cxhub import api, queue, roles
 from cxhub.models import Membership
 from surveys import selectors
 from tests.factories import MembershipFactory, TeamFactory, TouchpointFactory, UserFactory
@@ -22,6 +25,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def _fresh_process_state():
     cache.clear()
     queue.reset()
+    api.throttle_reset()
     from cxhub import services as cxhub_services
 
     cxhub_services.team_alerts_forget()
@@ -29,6 +33,35 @@ def _fresh_process_state():
 
     webhooks.webhook_endpoints_forget()
     selectors.public_touchpoints_forget()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never says a word (a broker or cache
+    that hangs): `.url` (as redis://), `.connections` (how many it accepted so far)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield SimpleNamespace(
+        url=f"redis://127.0.0.1:{server.getsockname()[1]}/0", connections=lambda: len(held)
+    )
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
 
 
 @pytest.fixture
