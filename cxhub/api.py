@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -24,10 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, pagination, permissions, serializers, throttling
 from rest_framework.settings import api_settings
 
-from cxhub import roles
+from cxhub import caching, roles
 from cxhub.models import ApiKey
-
-logger = logging.getLogger(__name__)
 
 # --- errors ----------------------------------------------------------------------------
 
@@ -180,19 +177,6 @@ class CursorPagination(pagination.CursorPagination):
 # --- throttling --------------------------------------------------------------------------
 
 
-# After the cache (Redis) failed, the throttle lets requests through uncounted for this
-# long in this process, so that during an outage a request pays the cache's timeout at
-# most once per window (as cxhub.queue does for the broker).
-THROTTLE_RETRY_AFTER = 30.0
-_throttle_skip_until = 0.0
-
-
-def throttle_reset() -> None:
-    """Forget a past cache failure (tests)."""
-    global _throttle_skip_until
-    _throttle_skip_until = 0.0
-
-
 class ApiThrottle(throttling.ScopedRateThrottle):
     """A fixed-window counter per (view's throttle_scope, API key | user | IP).
 
@@ -203,7 +187,7 @@ class ApiThrottle(throttling.ScopedRateThrottle):
     override_settings works in tests.
 
     A request never fails because the cache is down: the throttle then lets it through
-    uncounted (and logs it), and skips the cache for THROTTLE_RETRY_AFTER seconds.
+    uncounted, and leaves the cache alone for a while (cxhub.caching's breaker).
     """
 
     def get_rate(self):
@@ -230,8 +214,7 @@ class ApiThrottle(throttling.ScopedRateThrottle):
         if self.rate is None:
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        global _throttle_skip_until
-        if time.monotonic() < _throttle_skip_until:
+        if not caching.available():
             return True
         now = time.time()
         window = int(now // self.duration)
@@ -239,12 +222,7 @@ class ApiThrottle(throttling.ScopedRateThrottle):
         try:
             count = _incr_with_ttl(self.cache, key, self.duration + 1)
         except Exception:
-            _throttle_skip_until = time.monotonic() + THROTTLE_RETRY_AFTER
-            logger.warning(
-                "cache unavailable: API requests go unthrottled for %.0f s",
-                THROTTLE_RETRY_AFTER,
-                exc_info=True,
-            )
+            caching.failed("counting API requests: they go unthrottled")
             return True
         self._wait = self.duration - (now % self.duration)
         return count <= self.num_requests

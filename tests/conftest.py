@@ -12,8 +12,9 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.test import override_settings
 
-from cxhub import api, queue, roles
+from cxhub import caching, queue, roles
 from cxhub.models import Membership
 from surveys import selectors
 from tests.factories import MembershipFactory, TeamFactory, TouchpointFactory, UserFactory
@@ -25,7 +26,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def _fresh_process_state():
     cache.clear()
     queue.reset()
-    api.throttle_reset()
+    caching.reset()
     from cxhub import services as cxhub_services
 
     cxhub_services.team_alerts_forget()
@@ -62,6 +63,21 @@ def silent_server():
     for conn in held:
         conn.close()
     server.close()
+
+
+@pytest.fixture
+def cache_at():
+    """`with cache_at(url):` puts Django's cache on a Redis at `url` (a closed port, or
+    silent_server.url), with short timeouts."""
+
+    def use(url):
+        backend = "django.core.cache.backends.redis.RedisCache"
+        options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        return override_settings(
+            CACHES={"default": {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}}
+        )
+
+    return use
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from cxhub import caching
 from surveys import services
 from tests.factories import ResponseFactory, TouchpointFactory
 
@@ -153,19 +154,12 @@ def test_the_throttle_counts_on_redis_in_one_round_trip(touchpoint):
     cache.delete(key)
 
 
-def _cache_at(url):
-    """The cache (the throttle's counters) on a Redis at `url`, with short timeouts."""
-    backend = "django.core.cache.backends.redis.RedisCache"
-    options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-    return override_settings(
-        CACHES={"default": {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}}
-    )
-
-
-def test_with_the_cache_down_api_requests_still_succeed_unthrottled(write_api, touchpoint, caplog):
+def test_with_the_cache_down_api_requests_still_succeed_unthrottled(
+    write_api, touchpoint, caplog, cache_at
+):
     from surveys.models import Response
 
-    with _rates(api="1/min"), _cache_at("redis://127.0.0.1:1/0"):  # nothing listens there
+    with _rates(api="1/min"), cache_at("redis://127.0.0.1:1/0"):  # nothing listens there
         codes = [
             write_api.post(
                 "/api/responses/",
@@ -176,13 +170,13 @@ def test_with_the_cache_down_api_requests_still_succeed_unthrottled(write_api, t
         ]
     assert codes == [201, 201, 201]  # at 1/min, counted, the 2nd and 3rd would be 429
     assert Response.objects.filter(comment__startswith="cache down").count() == 3
-    assert "cache unavailable: API requests go unthrottled" in caplog.text
+    assert "cache unavailable (counting API requests: they go unthrottled)" in caplog.text
 
 
 def test_a_cache_that_never_answers_costs_one_request_its_timeout_then_is_skipped(
-    read_api, touchpoint, silent_server
+    read_api, touchpoint, silent_server, cache_at
 ):
-    with _cache_at(silent_server.url):
+    with cache_at(silent_server.url):
         assert read_api.get("/api/touchpoints/").status_code == 200
         tried = silent_server.connections()
         codes = [read_api.get("/api/touchpoints/").status_code for _ in range(3)]
@@ -191,12 +185,10 @@ def test_a_cache_that_never_answers_costs_one_request_its_timeout_then_is_skippe
     assert silent_server.connections() == tried  # skipped: no new connection, no wait
 
 
-def test_the_throttle_counts_again_once_the_cache_is_back(read_api, touchpoint):
-    from cxhub import api
-
-    with _rates(api="2/min"), _cache_at("redis://127.0.0.1:1/0"):
+def test_the_throttle_counts_again_once_the_cache_is_back(read_api, touchpoint, cache_at):
+    with _rates(api="2/min"), cache_at("redis://127.0.0.1:1/0"):
         assert read_api.get("/api/touchpoints/").status_code == 200
-    api.throttle_reset()  # what THROTTLE_RETRY_AFTER seconds do
+    caching.reset()  # what caching.RETRY_AFTER seconds do
     with _rates(api="2/min"):
         codes = [read_api.get("/api/touchpoints/").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
