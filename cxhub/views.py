@@ -99,8 +99,11 @@ def _broker_ok() -> tuple[bool, str]:
     if celery_app.conf.task_always_eager:
         return True, "eager (no broker configured; tasks run in-process)"
     try:
+        # One attempt, bounded by the broker socket timeouts (2 s): a retry would sleep
+        # first, and a probe that answers later than its own timeout takes the web
+        # process out of service for an outage that does not stop it.
         with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(max_retries=0, timeout=2)
         return True, "reachable"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"
