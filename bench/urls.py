@@ -1,7 +1,7 @@
 import datetime as dt
 import functools
 
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path
 
 from cxhub.urls import urlpatterns as project_urlpatterns
@@ -24,8 +24,13 @@ def plain_insert(request, slug):
     POST (CSRF checked by the middleware) saved with Response.objects.create() in
     autocommit, and nothing else (no validation, case, hooks or rollup). The touchpoint
     is read once per process, so the INSERT is the request's one query."""
+    from django.db import connection
+
     from surveys.models import Response
 
+    # It writes detractors without their cases: only into a benchmark's own database.
+    if not connection.settings_dict["NAME"].startswith("cxhub_bench"):
+        raise Http404("only on a benchmark database")
     score = int(request.POST["score"])
     category = "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
     now = dt.datetime.now(dt.UTC)

@@ -140,3 +140,18 @@ def test_a_second_run_keeps_a_password_the_user_changed(client):
     seed()
 
     assert client.login(username="manager", password="my-own-secret")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_responses_and_their_cases_commit_together(monkeypatch):
+    """A run that dies after loading the responses leaves no detractor without a case:
+    the responses are not kept either."""
+    from feedback import demo
+
+    def fail(**kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(demo, "seed_cases", fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        seed()
+    assert not Response.objects.exists()

@@ -391,12 +391,15 @@ class Command(BaseCommand):
             touchpoints = _seed_touchpoints()
         # Demo answers go only into a database that has none: fake responses must
         # never be mixed into a real programme's figures.
-        if Response.objects.exists():
-            self.stdout.write("Responses already present: no demo responses added.")
-        else:
-            created = _seed_responses(rng, touchpoints, total=responses, days=days)
-            self.stdout.write(f"Loaded {len(created)} responses over {days} days.")
-        cases = feedback_demo.seed_cases(rng=rng)
+        # The detractors' cases commit with their responses: a run that dies in between
+        # leaves no detractor without a case.
+        with transaction.atomic():
+            if Response.objects.exists():
+                self.stdout.write("Responses already present: no demo responses added.")
+            else:
+                created = _seed_responses(rng, touchpoints, total=responses, days=days)
+                self.stdout.write(f"Loaded {len(created)} responses over {days} days.")
+            cases = feedback_demo.seed_cases(rng=rng)
         if cases:
             self.stdout.write(f"Opened {cases} follow-up cases.")
         postcards = recognition_demo.seed_postcards(rng=rng)
