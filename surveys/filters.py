@@ -16,11 +16,18 @@ LAST_DAY = dt.date(2100, 1, 1)
 
 class _BoundedDatesForm(forms.Form):
     """Rejects dates and times outside 2000–2100 with a 400, before any arithmetic on
-    them (the day after 9999-12-31 does not exist)."""
+    them (the day after 9999-12-31 does not exist). A time with a UTC offset is turned
+    into UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows."""
 
     def clean(self):
         data = super().clean()
         for name, value in list(data.items()):
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                try:
+                    value = data[name] = value.astimezone(dt.UTC)
+                except OverflowError:
+                    self.add_error(name, "Must be between 2000-01-01 and 2100-01-01.")
+                    continue
             day = value.date() if isinstance(value, dt.datetime) else value
             if isinstance(day, dt.date) and not FIRST_DAY <= day <= LAST_DAY:
                 self.add_error(name, "Must be between 2000-01-01 and 2100-01-01.")

@@ -232,9 +232,14 @@ def parse_moment(text: str, zone, now: dt.datetime) -> dt.datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    if not FIRST_DAY <= moment <= now + dt.timedelta(days=1):
+    try:
+        in_range = FIRST_DAY <= moment <= now + dt.timedelta(days=1)
+    except OverflowError:
+        in_range = False
+    if not in_range:
         raise RowError(f"{text[:40]!r} is outside 2000-01-01 to today")
-    return moment
+    # In UTC: PostgreSQL refuses UTC offsets beyond ±15:59, which ISO 8601 allows.
+    return moment.astimezone(dt.UTC)
 
 
 @dataclass(slots=True)

@@ -69,7 +69,8 @@ def parse_moment(value) -> dt.datetime:
         in_range = False
     if not in_range:
         raise ValidationError("Must be between 2000-01-01 and now.")
-    return moment
+    # In UTC: PostgreSQL refuses UTC offsets beyond ±15:59, which ISO 8601 allows.
+    return moment.astimezone(dt.UTC)
 
 
 def as_id(value) -> int | None:

@@ -361,3 +361,25 @@ def test_a_batch_does_for_each_response_what_a_single_answer_does(
     assert suggested == ["recognition.tasks.shoutouts_suggest_recent"]
     webhooks.webhook_endpoints_forget()
     team_alerts_forget()
+
+
+def test_a_time_with_an_offset_postgresql_refuses_is_stored_as_the_same_instant(
+    write_api, read_api, touchpoint
+):
+    """ISO 8601 allows offsets up to ±23:59, PostgreSQL up to ±15:59: times are taken
+    in UTC, so such a response is stored (it was a 201 for a row that was never kept)."""
+    for score in (9, 2):  # a detractor also opens its case in the same transaction
+        created = write_api.post(
+            URL,
+            {
+                "touchpoint": "support-call",
+                "score": score,
+                "created_at": "2026-06-01T10:00:00-16:00",
+            },
+            format="json",
+        )
+        assert created.status_code == 201, created.content
+        stored = Response.objects.get(pk=created.json()["id"])
+        assert stored.created_at == dt.datetime(2026, 6, 2, 2, 0, tzinfo=dt.UTC)
+    since = read_api.get(URL, {"updated_since": "2026-06-01T10:00:00-23:59"})
+    assert since.status_code == 200 and len(since.json()["results"]) == 2

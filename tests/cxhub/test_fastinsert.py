@@ -283,3 +283,26 @@ def test_insert_many_copies_choices_members_too():
     assert any(q["sql"].startswith('COPY "surveys_response"') for q in queries.captured_queries)
     assert not any(q["sql"].startswith("INSERT") for q in queries.captured_queries)
     assert Response.objects.get(pk=rows[0].pk).channel == "sms"
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_row_whose_error_a_savepoint_swallowed_fails_the_commit():
+    """The queued INSERT's error surfaces with the next statement; if a block catches it
+    (a savepoint's `except`), the commit must fail loudly, not roll back in silence."""
+    from django.db import InternalError
+
+    touchpoint = TouchpointFactory()
+    # An offset PostgreSQL refuses (it takes up to ±15:59; Python up to ±23:59).
+    far = dt.datetime(2026, 6, 1, 10, tzinfo=dt.timezone(-dt.timedelta(hours=16)))
+    with pytest.raises(InternalError, match="nothing was committed"), transaction.atomic():
+        fastinsert.insert(_response(touchpoint, created_at=far, updated_at=far))
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT 1")  # carries the queued INSERT, which fails
+        except Exception as error:  # what a best-effort block (a cache lookup) does
+            caught = error
+    assert "time zone displacement out of range" in str(caught)
+    assert Response.objects.count() == 0
+    assert fastinsert.insert(_response(touchpoint)).pk  # the connection works again
+    assert Response.objects.count() == 1

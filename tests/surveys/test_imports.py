@@ -637,3 +637,14 @@ def test_cx_admins_reach_every_page_and_see_the_nav_link(client, cx_admin, touch
 def test_other_staff_do_not_see_the_responses_nav_link(client, manager_a):
     client.force_login(manager_a)
     assert 'href="/responses/"' not in client.get("/").content.decode()
+
+
+def test_a_date_with_an_offset_postgresql_refuses_is_imported_as_the_same_instant(
+    run_import, touchpoint, both_paths
+):
+    rows = sample_rows(2)
+    rows[0][3] = "2026-11-01T10:00:00-16:00"
+    done = run_import(delighted_csv(rows), default_touchpoint=touchpoint)
+    assert (done.status, done.imported, done.skipped) == ("done", 2, 0), done.report
+    stored = Response.objects.get(source_key="delighted:1000")
+    assert stored.created_at == dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)

@@ -32,11 +32,13 @@ import datetime as dt
 import functools
 import time
 
+import psycopg2.errors
 import psycopg2.extensions
 from django.db.backends.postgresql import base, operations
 from django.db.backends.utils import debug_transaction
 
 HEALTH_CHECK_AFTER = 1.0
+_IN_ERROR = psycopg2.extensions.TRANSACTION_STATUS_INERROR
 
 
 class Connection(psycopg2.extensions.connection):
@@ -126,7 +128,23 @@ class Connection(psycopg2.extensions.connection):
                 cursor.execute(prefix)
 
     def end(self, sql: str, *, still_pending: bool) -> None:
-        """COMMIT (with the queued writes, in one message) or ROLLBACK (dropping them)."""
+        """COMMIT (with the queued writes, in one message) or ROLLBACK (dropping them).
+
+        A COMMIT of a transaction that an earlier error aborted raises instead of doing
+        what PostgreSQL does, a silent rollback: with writes queued, that error can have
+        surfaced inside a block that caught it (a savepoint's `except`), and the caller
+        must not be told its rows were stored.
+        """
+        if sql == "COMMIT" and self.info.transaction_status == _IN_ERROR:
+            self.queued = []
+            self.begin_pending = False
+            with psycopg2.extensions.cursor(self) as cursor:
+                cursor.execute("ROLLBACK")
+            self.begin_pending = still_pending
+            raise psycopg2.errors.InFailedSqlTransaction(
+                "the transaction was aborted by an earlier error and has been rolled back:"
+                " nothing was committed"
+            )
         if sql == "COMMIT":
             message = self.take_prefix() if self.queued else b""
             send = bool(message) or self.in_transaction
