@@ -198,3 +198,19 @@ def test_the_touchpoint_loop_health_and_pareto_are_shared_for_a_minute(
         client.get(url)
     # Loop health (3 queries) and the root-cause Pareto (1) come from the cache.
     assert len(ctx.captured_queries) == first - 4
+
+
+def test_collectstatic_builds_the_production_manifest(tmp_path, settings):
+    """What the Dockerfile runs: every static file, and every file a CSS or JS file
+    points to (a vendored file's source map, say), must exist for the manifest."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", "--noinput", verbosity=0)
+    for name in ("css/app.css", "vendor/chart-4.6.1.umd.min.js", "vendor/htmx-2.0.11.min.js"):
+        assert staticfiles_storage.stored_name(name) != name  # hashed, in the manifest
