@@ -108,3 +108,28 @@ def test_answering_an_existing_response_with_bad_input_keeps_the_stored_answer(
     customer_client.post(f"/r/{invitation.token}/", {"score": "12", "comment": "changed"})
     response = Response.objects.get()
     assert (response.score, response.comment) == (8, "good")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/r/%00/", "/r/%00/thanks/", "/u/%00/", "/s/support-call/?score=%00", "/responses/?q=%00"],
+)
+def test_a_nul_character_in_the_address_is_a_400(customer_client, touchpoint, path):
+    page = customer_client.get(path)
+    assert page.status_code == 400
+    assert "NUL character" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/v1/survey_responses.json?trend=%00"),
+        ("get", "/v1/metrics.json?trend=%00"),
+        ("delete", "/v1/people/email:%00.json"),
+        ("get", "/api/responses/?touchpoint=%00"),
+    ],
+)
+def test_a_nul_character_in_an_api_address_is_a_json_400(client, db, method, path):
+    answer = getattr(client, method)(path)
+    assert answer.status_code == 400
+    assert answer.json()["status"] == 400 and "NUL" in answer.json()["message"]
