@@ -163,7 +163,7 @@ class CaseListApi(_CaseApi, generics.ListAPIView):
         if assignee:
             if assignee == "me":
                 qs = qs.filter(assignee_id=self.request.user.pk)
-            elif assignee.isdigit() and len(assignee) < 19:
+            elif assignee.isascii() and assignee.isdigit() and len(assignee) < 19:
                 qs = qs.filter(assignee_id=int(assignee))
             else:
                 raise exceptions.ValidationError({"assignee": ["A user id, or 'me'."]})

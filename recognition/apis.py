@@ -101,7 +101,9 @@ class PostcardListApi(APIView):
     )
     def get(self, request):
         before = request.query_params.get("before")
-        if before is not None and not (before.isdigit() and 0 < len(before) < 19):
+        if before is not None and not (
+            before.isascii() and before.isdigit() and 0 < len(before) < 19
+        ):
             raise exceptions.ValidationError({"before": ["A postcard id."]})
         page = selectors.feed(before=int(before) if before else None, limit=selectors.FEED_PAGE + 1)
         more = len(page) > selectors.FEED_PAGE

@@ -214,7 +214,7 @@ def parse_moment(text: str, zone, now: dt.datetime) -> dt.datetime:
     if not text:
         raise RowError("missing")
     try:
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             moment = dt.datetime.fromtimestamp(int(text), tz=dt.UTC)
         else:
             if text.endswith((" UTC", " utc", " GMT")):
@@ -798,8 +798,9 @@ def _exported_from_here(rows: list[Row]) -> set[str]:
     export imported back): the response with that id, touchpoint and time exists."""
     wanted = {}
     for row in rows:
-        if row.source_key.startswith("cxhub:") and row.source_key[6:].isdigit():
-            wanted[int(row.source_key[6:])] = row
+        kind, _, pk = row.source_key.partition(":")
+        if kind == "cxhub" and pk.isascii() and pk.isdigit() and len(pk) < 19:
+            wanted[int(pk)] = row
     if not wanted:
         return set()
     found = Response.objects.filter(pk__in=list(wanted), source_key="").values_list(

@@ -57,7 +57,7 @@ def clean_score(value) -> int:
         raise ValidationError("The score must be a whole number from 0 to 10.")
     if isinstance(value, str):
         value = value.strip()
-        if not re.fullmatch(r"-?\d{1,3}", value):
+        if not re.fullmatch(r"-?[0-9]{1,3}", value):  # ASCII: \d also takes "٩"
             raise ValidationError("The score must be a whole number from 0 to 10.")
         value = int(value)
     if not isinstance(value, int) or not 0 <= value <= 10:

@@ -46,7 +46,9 @@ def person_by_identifier(identifier: str) -> Person | None:
     """Delighted's person identifiers: `123` (id), `email:…` or `phone_number:…`."""
     kind, sep, value = identifier.partition(":")
     if not sep:
-        return Person.objects.filter(pk=int(identifier)).first() if identifier.isdigit() else None
+        # ASCII digits only: str.isdigit() also takes "²" and Arabic-Indic digits.
+        is_id = identifier.isascii() and identifier.isdigit() and len(identifier) < 19
+        return Person.objects.filter(pk=int(identifier)).first() if is_id else None
     value = value.strip()
     if kind == "email" and value:
         return Person.objects.filter(email=value.lower()).first()

@@ -189,3 +189,13 @@ def test_no_postcard_to_oneself_and_none_from_a_key(employee, admin_api, value):
 def test_bad_leaderboard_queries_are_a_400(read_api):
     assert read_api.get("/api/leaderboard/", {"period": "decade"}).status_code == 400
     assert read_api.get("/api/leaderboard/", {"by": "planet"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/cases/?assignee=%C2%B2", "assignee"), ("/api/postcards/?before=%C2%B2", "before")],
+)
+def test_unicode_digits_in_a_numeric_filter_are_a_400(admin_api, db, path, field):
+    answer = admin_api.get(path)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["status"] == 400

@@ -826,3 +826,15 @@ def test_listing_responses_without_expansion_does_not_load_the_people(read_v1, t
     with CaptureQueriesContext(connection) as ctx:
         assert len(read_v1.get("/v1/survey_responses").json()) == 5
     assert not [q for q in ctx.captured_queries if 'FROM "surveys_person"' in q["sql"]]
+
+
+@pytest.mark.parametrize("identifier", ["%C2%B2", "%D9%A1%D9%A2", "99999999999999999999"])
+def test_a_person_id_that_is_not_ascii_digits_finds_nobody(admin_v1, identifier, db):
+    """str.isdigit() takes "²" and Arabic-Indic digits: such an id was a 500, or erased
+    the person whose id the digits meant."""
+    from tests.factories import PersonFactory
+
+    person = PersonFactory()
+    answer = admin_v1.delete(f"/v1/people/{identifier}.json")
+    assert answer.status_code == 404
+    assert Person.objects.filter(pk=person.pk).exists()

@@ -21,7 +21,10 @@ def assert_nothing_written():
     assert NpsDaily.objects.count() == 0
 
 
-@pytest.mark.parametrize("score", ["11", "-1", "7.5", "seven", "", " ", "1e1", "100000"])
+@pytest.mark.parametrize(
+    "score",
+    ["11", "-1", "7.5", "seven", "", " ", "1e1", "100000", "٩", "²"],  # ASCII digits only
+)
 def test_score_that_is_not_an_integer_0_to_10_is_a_400(customer_client, invitation, score):
     page = customer_client.post(f"/r/{invitation.token}/", {"score": score, "comment": "x"})
     assert page.status_code == 400
