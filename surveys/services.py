@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
@@ -114,7 +114,8 @@ def person_upsert(
 ) -> Person:
     """The person with this email (or phone), created or updated with what is given.
 
-    Blank arguments never erase stored values; properties are merged.
+    Blank arguments never erase stored values; properties are merged. A phone number
+    another person has is a ValidationError on "phone" (nothing is written).
     """
     email = (email or "").strip().lower()
     phone = clean_phone(phone)
@@ -122,6 +123,17 @@ def person_upsert(
         validate_email(email)
     if not email and not phone:
         raise ValidationError("A person needs an email address or a phone number.")
+    try:
+        return _person_upsert(email, phone, name, external_id, locale, properties)
+    except IntegrityError as error:  # its savepoint is rolled back: the caller may go on
+        if "person_unique_phone" not in str(error):
+            raise
+        raise ValidationError(
+            {"phone": ["Another person already has this phone number."]}
+        ) from None
+
+
+def _person_upsert(email, phone, name, external_id, locale, properties) -> Person:
     with transaction.atomic():
         lookup = {"email": email} if email else {"phone": phone}
         person = Person.objects.select_for_update().filter(**lookup).first()

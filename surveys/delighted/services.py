@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -61,10 +62,10 @@ def person_survey(
             person = services.person_upsert(
                 email=email, phone=phone, name=name, locale=locale, properties=properties
             )
-        except IntegrityError:  # person_upsert's savepoint is rolled back; we may go on
-            raise ValidationError(
-                {"phone_number": ["Another person already has this phone number."]}
-            ) from None
+        except DjangoValidationError as error:  # a phone number another person has
+            if "phone" not in getattr(error, "error_dict", {}):
+                raise
+            raise ValidationError({"phone_number": error.message_dict["phone"]}) from None
         if touchpoint is None:
             return person, None
         invitation = services.invitation_create(

@@ -168,3 +168,35 @@ def test_touchpoints_are_paginated_by_page_number(read_api):
     assert page["count"] == 5 and len(page["results"]) == 2
     assert page["next"] and page["previous"]
     assert read_api.get("/api/touchpoints/", {"page": 99}).status_code == 400
+
+
+def test_a_phone_number_another_person_has_is_a_400_and_nothing_is_written(write_api, touchpoint):
+    PersonFactory(email="first@example.com", phone="+33610000001")
+    PersonFactory(email="second@example.com", phone="+33610000002")
+    people, invitations = Person.objects.count(), Invitation.objects.count()
+    for path, body in (
+        ("/api/people/", {"email": "new@example.com", "phone": "+33610000001"}),
+        ("/api/people/", {"email": "second@example.com", "phone": "+33610000001"}),
+        (URL, {"touchpoint": "support-call", "email": "new2@example.com", "phone": "+33610000001"}),
+    ):
+        answer = write_api.post(path, body, format="json")
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["errors"] == {
+            "phone": ["Another person already has this phone number."]
+        }
+    assert (Person.objects.count(), Invitation.objects.count()) == (people, invitations)
+    assert Person.objects.get(email="second@example.com").phone == "+33610000002"
+
+
+def test_a_delighted_person_with_a_phone_number_another_person_has_is_a_422(admin_key, db):
+    from tests.api.conftest import basic_client
+
+    PersonFactory(email="first@example.com", phone="+33610000001")
+    answer = basic_client(admin_key[1]).post(
+        "/v1/people.json",
+        {"email": "new@example.com", "phone_number": "+33610000001", "send": "false"},
+        format="json",
+    )
+    assert answer.status_code == 422, answer.content
+    assert "phone_number" in answer.json()["errors"]
+    assert not Person.objects.filter(email="new@example.com").exists()
