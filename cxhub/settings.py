@@ -256,7 +256,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cxhub.api.JSONParser"],
     "EXCEPTION_HANDLER": "cxhub.api.exception_handler",
     # Per view `throttle_scope`, per API key (or user, or IP), fixed one-minute windows.
     "DEFAULT_THROTTLE_CLASSES": ["cxhub.api.ApiThrottle"],

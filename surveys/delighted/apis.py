@@ -62,7 +62,7 @@ class V1View(APIView):
     throttle_classes = [api.ApiThrottle]
     throttle_scope = "v1"
     renderer_classes = [renderers.JSONRenderer]
-    parser_classes = [parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser]
+    parser_classes = [api.JSONParser, parsers.FormParser, parsers.MultiPartParser]
     schema = None  # not part of the native API's OpenAPI schema
     scopes: dict[str, str] = {}
 

@@ -838,3 +838,21 @@ def test_a_person_id_that_is_not_ascii_digits_finds_nobody(admin_v1, identifier,
     answer = admin_v1.delete(f"/v1/people/{identifier}.json")
     assert answer.status_code == 404
     assert Person.objects.filter(pk=person.pk).exists()
+
+
+def test_json_with_a_lone_surrogate_or_infinity_is_refused_and_nothing_is_written(
+    write_v1, touchpoint
+):
+    person = write_v1.post(
+        "/v1/people.json", {"email": "p@example.com", "send": False}, format="json"
+    )
+    assert person.status_code == 200, person.content
+    for raw in (
+        '{"person": "%s", "score": 9, "comment": "\\ud800"}',
+        '{"person": "%s", "score": 9, "person_properties": {"a": 1e400}}',
+    ):
+        answer = write_v1.post(
+            "/v1/survey_responses.json", raw % person.json()["id"], content_type="application/json"
+        )
+        assert answer.status_code == 400, answer.content
+    assert not Response.objects.exists()

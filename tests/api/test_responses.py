@@ -383,3 +383,42 @@ def test_a_time_with_an_offset_postgresql_refuses_is_stored_as_the_same_instant(
         assert stored.created_at == dt.datetime(2026, 6, 2, 2, 0, tzinfo=dt.UTC)
     since = read_api.get(URL, {"updated_since": "2026-06-01T10:00:00-23:59"})
     assert since.status_code == 200 and len(since.json()["results"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ('{"touchpoint": "support-call", "score": 9, "comment": "\\ud800"}', "lone surrogate"),
+        ('{"touchpoint": "\\udfff", "score": 9}', "lone surrogate"),
+        ('{"touchpoint": "support-call", "score": 9, "properties": {"\\ud800": 1}}', "surrogate"),
+        ('{"touchpoint": "support-call", "score": 9, "properties": {"a": 1e400}}', "out of range"),
+        ('{"touchpoint": "support-call", "score": 9, "properties": {"a": NaN}}', "NaN"),
+        (
+            '{"touchpoint": "support-call", "score": 9, "properties": '
+            + '{"k": ' * 40
+            + "1"
+            + "}" * 41,
+            "nested",
+        ),
+        ("[" * 100_000, "nested"),
+    ],
+)
+def test_json_that_cannot_be_stored_is_a_400_and_nothing_is_written(
+    write_api, touchpoint, raw, says
+):
+    for url in (URL, f"{URL}batch/"):
+        body = raw if url == URL or raw.startswith("[") else '{"responses": [' + raw + "]}"
+        answer = write_api.post(url, body, content_type="application/json")
+        assert answer.status_code == 400, (url, answer.content)
+        assert answer.json()["status"] == 400 and says in answer.json()["message"]
+    assert not Response.objects.exists()
+
+
+def test_an_emoji_escaped_as_a_surrogate_pair_is_fine(write_api, touchpoint):
+    answer = write_api.post(
+        URL,
+        '{"touchpoint": "support-call", "score": 10, "comment": "Great \\ud83d\\ude00"}',
+        content_type="application/json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert Response.objects.get().comment == "Great 😀"
