@@ -24,6 +24,10 @@ def _forbidden(request):
     )
 
 
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2100, 1, 1)
+
+
 def _period(request):
     """(kind, Period, error) from ?period=month|quarter|year|custom&start=&end=."""
     kind = request.GET.get("period", "month")
@@ -39,6 +43,13 @@ def _period(request):
             kind,
             selectors.scorecard_period("month"),
             "Give a start and an end date (YYYY-MM-DD).",
+        )
+    if not FIRST_DAY <= start <= LAST_DAY or not FIRST_DAY <= end <= LAST_DAY:
+        # Before any date arithmetic: the year before 0001 or after 9999 does not exist.
+        return (
+            kind,
+            selectors.scorecard_period("month"),
+            f"Choose dates from {FIRST_DAY:%Y-%m-%d} to {LAST_DAY:%Y-%m-%d}.",
         )
     if start > end:
         return kind, selectors.scorecard_period("month"), "The start date is after the end date."

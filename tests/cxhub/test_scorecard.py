@@ -88,10 +88,16 @@ def test_custom_range_and_bad_dates(client, executive, data):
     client.force_login(executive)
     ok = client.get("/scorecard/?period=custom&start=2026-10-20&end=2026-10-31")
     assert ok.context["period"] == Period(dt.date(2026, 10, 20), dt.date(2026, 11, 1))
-    for query in ("start=nope&end=2026-10-31", "start=2026-11-05&end=2026-11-01"):
+    for query in (
+        "start=nope&end=2026-10-31",
+        "start=2026-11-05&end=2026-11-01",
+        "start=0001-01-01&end=0001-01-02",  # no day before 0001-01-01 (a 500 before)
+        "start=9999-12-30&end=9999-12-31",  # nor after 9999-12-31
+    ):
         bad = client.get(f"/scorecard/?period=custom&{query}")
         assert bad.status_code == 400
         assert bad.context["error"]
+        assert client.get(f"/scorecard/scorecard.csv?period=custom&{query}").status_code == 400
 
 
 def test_csv_download_has_the_same_table_and_neutralises_formulas(
