@@ -31,6 +31,7 @@ from surveys.delighted import selectors
 from surveys.delighted import serializers as out
 from surveys.delighted import services as dl_services
 from surveys.models import Invitation, Person, Response, Touchpoint
+from surveys.serializers import EARLIEST
 
 READ, WRITE, ADMIN = api.READ, api.WRITE, api.ADMIN
 PER_PAGE_DEFAULT, PER_PAGE_MAX = 20, 100
@@ -358,7 +359,10 @@ class SurveyResponsesApi(_Responses):
         comment = out.comment(body.get("comment"))
         created_at = body.get("created_at")
         created_at = (
-            None if created_at in (None, "") else out.past_timestamp(created_at, "created_at")
+            None
+            if created_at in (None, "")
+            # As the native API: responses count from 2000 (the rollups' first day).
+            else out.past_timestamp(created_at, "created_at", earliest=EARLIEST)
         )
         touchpoint = dl_services.touchpoint_for(properties, "person_properties")
         response = services.response_record(

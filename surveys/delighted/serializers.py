@@ -100,10 +100,12 @@ def optional_timestamp(source, field: str) -> dt.datetime | None:
     return timestamp(value, field)
 
 
-def past_timestamp(value, field: str) -> dt.datetime:
+def past_timestamp(value, field: str, *, earliest: dt.datetime | None = None) -> dt.datetime:
     moment = timestamp(value, field)
     if moment > timezone.now() + CLOCK_SKEW:
         raise invalid(field, "Must not be in the future.")
+    if earliest is not None and moment < earliest:
+        raise invalid(field, f"Must be {earliest:%Y-%m-%d} or later.")
     return moment
 
 

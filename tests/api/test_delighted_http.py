@@ -270,6 +270,8 @@ def test_bad_people_get_422_naming_the_field_and_nothing_is_written(
         ({"person": "{p}", "score": "nine"}, "score"),
         ({"person": "{p}", "score": 9, "comment": "x" * 5001}, "comment"),
         ({"person": "{p}", "score": 9, "created_at": 4_000_000_000}, "created_at"),
+        ({"person": "{p}", "score": 9, "created_at": 0}, "created_at"),  # 1970: before 2000
+        ({"person": "{p}", "score": 9, "created_at": 946684799}, "created_at"),  # 1999-12-31
         (
             {"person": "{p}", "score": 9, "person_properties": {"touchpoint": "x"}},
             "person_properties[touchpoint]",
