@@ -198,6 +198,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.cases_assign_sweep",
         "schedule": 5 * 60,
     },
+    # Assignment and escalation emails whose task message was lost.
+    "cases-notify-sweep": {
+        "task": "feedback.tasks.cases_notify_sweep",
+        "schedule": 5 * 60,
+    },
     # Monday morning in TIME_ZONE (CELERY_TIMEZONE): the weekly digest.
     "digests-weekly": {
         "task": "cxhub.tasks.digests_send_weekly",

@@ -109,6 +109,13 @@ class FollowUpCase(models.Model):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # The emails owed for this case, kept until sent so that a lost task message is
+    # made good by the sweeper (feedback.services.cases_notify_sweep).
+    assignee_to_notify = models.BooleanField(
+        default=False,
+        help_text="The assignee, given the case by someone else, is yet to be emailed.",
+    )
+    escalation_notified_at = models.DateTimeField(null=True, blank=True)
     root_causes = models.ManyToManyField(RootCause, blank=True, related_name="cases")
     resolution = models.TextField(blank=True, default="")
     resurvey_invitation = models.ForeignKey(
@@ -162,6 +169,17 @@ class FollowUpCase(models.Model):
             models.Index(fields=["created_at"], include=HEALTH_COLUMNS, name="case_created"),
             models.Index(
                 fields=["touchpoint", "created_at"], include=HEALTH_COLUMNS, name="case_tp_created"
+            ),
+            # Emails still owed (the sweeper's reads): only such cases are in them.
+            models.Index(
+                fields=["assigned_at"],
+                condition=Q(assignee_to_notify=True),
+                name="case_notify_assignee",
+            ),
+            models.Index(
+                fields=["escalated_at"],
+                condition=Q(escalated_at__isnull=False, escalation_notified_at__isnull=True),
+                name="case_notify_escalation",
             ),
         ]
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from cxhub import fastinsert, roles
 from cxhub.models import Membership, Team
-from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit
+from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit, publish
 from feedback.hooks import case_closed, case_escalated
 from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
 from surveys import nps
@@ -299,11 +299,13 @@ def cases_assign_team(*, team_id: int, limit: int = 500) -> int:
 def _assign(case, user, *, actor, kind, note="") -> None:
     case.assignee = user
     case.assigned_at = timezone.now()
+    # Someone else gave them the case: they are told by email (owed until sent).
+    case.assignee_to_notify = actor != user
     if case.status == FollowUpCase.Status.NEW:
         case.status = FollowUpCase.Status.ASSIGNED
-    case.save(update_fields=["assignee", "assigned_at", "status"])
+    case.save(update_fields=["assignee", "assigned_at", "assignee_to_notify", "status"])
     _event(case, kind, f"{_name(user)}. {note}".strip(), actor=actor)
-    if actor != user:
+    if case.assignee_to_notify:
         from feedback import tasks
 
         enqueue_on_commit(tasks.case_notify_assignee, case.pk, user.pk)
@@ -612,26 +614,41 @@ def _case_url(case) -> str:
 
 
 def case_notify_assignee(*, case_id: int, user_id: int) -> bool:
-    case = FollowUpCase.objects.for_case_page().filter(pk=case_id).first()
+    """Email the assignee their new case, once: the email owed (assignee_to_notify) is
+    claimed before sending, so a task delivered twice sends once, and released if
+    sending fails (the task retries). Nothing is sent once the case went to someone
+    else. Returns whether an email was sent."""
+    owed = FollowUpCase.objects.filter(pk=case_id, assignee_id=user_id, assignee_to_notify=True)
+    if not owed.update(assignee_to_notify=False):
+        return False
+    case = FollowUpCase.objects.for_case_page().get(pk=case_id)
     user = User.objects.filter(pk=user_id).first()
-    if case is None or user is None or not user.email or case.assignee_id != user.pk:
+    if user is None or not user.email:
         return False
     context = {"case": case, "user": user, "url": _case_url(case)}
-    send_mail(
-        subject=f"New case for you: a {case.response.score} at {case.response.touchpoint.name}",
-        message=render_to_string("feedback/email/assigned.txt", context),
-        from_email=None,
-        recipient_list=[user.email],
-    )
+    try:
+        send_mail(
+            subject=f"New case for you: a {case.response.score} at {case.response.touchpoint.name}",
+            message=render_to_string("feedback/email/assigned.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    except Exception:
+        FollowUpCase.objects.filter(pk=case_id, assignee_id=user_id).update(assignee_to_notify=True)
+        raise
     return True
 
 
 def case_notify_escalation(*, case_id: int) -> bool:
-    case = (
-        FollowUpCase.objects.for_case_page().select_related("team__lead").filter(pk=case_id).first()
+    """Email the team lead (or, without one, the CX admins) that the case is overdue,
+    once: claimed (escalation_notified_at) before sending, released if sending fails.
+    Returns whether an email was sent."""
+    owed = FollowUpCase.objects.filter(
+        pk=case_id, escalated_at__isnull=False, escalation_notified_at__isnull=True
     )
-    if case is None:
+    if not owed.update(escalation_notified_at=timezone.now()):
         return False
+    case = FollowUpCase.objects.for_case_page().select_related("team__lead").get(pk=case_id)
     lead = case.team.lead if case.team else None
     recipients = (
         [lead.email]
@@ -644,15 +661,43 @@ def case_notify_escalation(*, case_id: int) -> bool:
     )
     if not recipients:
         return False
-    send_mail(
-        subject=f"Overdue: case #{case.pk} ({case.response.touchpoint.name}) is past its deadline",
-        message=render_to_string(
-            "feedback/email/escalated.txt", {"case": case, "url": _case_url(case)}
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
+    try:
+        send_mail(
+            subject=f"Overdue: case #{case.pk} ({case.response.touchpoint.name}) is past its deadline",
+            message=render_to_string(
+                "feedback/email/escalated.txt", {"case": case, "url": _case_url(case)}
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        FollowUpCase.objects.filter(pk=case_id).update(escalation_notified_at=None)
+        raise
     return True
+
+
+def cases_notify_sweep(*, older_than_minutes: int = 10, within_days: int = 2) -> int:
+    """Re-enqueue the assignment and escalation emails still owed some minutes after
+    they were due (their task was lost: broker down, worker killed). Emails owed for
+    longer than `within_days` are given up. Returns how many were enqueued."""
+    from feedback import tasks
+
+    now = timezone.now()
+    due_before, since = (
+        now - dt.timedelta(minutes=older_than_minutes),
+        now - dt.timedelta(days=within_days),
+    )
+    assignments = FollowUpCase.objects.filter(
+        assignee_to_notify=True, assigned_at__lt=due_before, assigned_at__gte=since
+    ).values_list("pk", "assignee_id")[:500]
+    escalations = FollowUpCase.objects.filter(
+        escalated_at__isnull=False,
+        escalation_notified_at__isnull=True,
+        escalated_at__lt=due_before,
+        escalated_at__gte=since,
+    ).values_list("pk", flat=True)[:500]
+    sent = sum(1 for pk, user_id in assignments if publish(tasks.case_notify_assignee, pk, user_id))
+    return sent + sum(1 for pk in escalations if publish(tasks.case_notify_escalation, pk))
 
 
 # --- root causes and improvement actions ---------------------------------------------------

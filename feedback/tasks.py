@@ -45,3 +45,8 @@ def cases_escalate_overdue() -> int:
 )
 def case_notify_escalation(case_id: int) -> None:
     services.case_notify_escalation(case_id=case_id)
+
+
+@shared_task(acks_late=True)
+def cases_notify_sweep() -> int:
+    return services.cases_notify_sweep()

@@ -1,0 +1,124 @@
+"""The emails a case owes (to its new assignee, to the lead when it is overdue) are
+kept on the case until sent: a task message lost with the broker is made good by the
+sweeper, and a task delivered twice sends once."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from cxhub import queue
+from cxhub.celery import app as celery_app
+from cxhub.models import Membership
+from feedback import services
+from feedback.models import FollowUpCase
+from tests.factories import MembershipFactory, UserFactory
+
+
+@pytest.fixture
+def broker_down():
+    """Publishing fails as with a broker whose port is closed; restored afterwards."""
+    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+
+    def forget():
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        queue.reset()
+
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+    forget()
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+    forget()
+
+
+@pytest.fixture
+def case(record, touchpoint):
+    return record(touchpoint, 2).case
+
+
+@pytest.fixture
+def manager(team_a):
+    user = UserFactory(username="mona", email="mona@staff.example.com")
+    MembershipFactory(user=user, team=team_a, role=Membership.Role.MANAGER)
+    return user
+
+
+def _reassign(case, manager, lead, capture):
+    with capture(execute=True):
+        services.case_reassign(case=case, assignee=manager, by=lead)
+
+
+def test_an_assignment_email_lost_with_the_broker_is_sent_by_the_sweeper_once(
+    case, manager, lead_a, mailoutbox, broker_down, django_capture_on_commit_callbacks, time_machine
+):
+    mailoutbox.clear()
+    _reassign(case, manager, lead_a, django_capture_on_commit_callbacks)  # publish fails
+    assert mailoutbox == []
+    case.refresh_from_db()
+    assert case.assignee_to_notify is True  # still owed
+    queue.reset()
+    celery_app.conf.task_always_eager = True  # the broker is back (tasks run in-process)
+    assert services.cases_notify_sweep() == 0  # not yet: its task may still be on its way
+    time_machine.move_to(timezone.now() + dt.timedelta(minutes=11))
+    assert services.cases_notify_sweep() == 1
+    assert [m.to for m in mailoutbox] == [["mona@staff.example.com"]]
+    assert services.cases_notify_sweep() == 0  # sent: nothing owed any more
+    assert services.case_notify_assignee(case_id=case.pk, user_id=manager.pk) is False
+    assert len(mailoutbox) == 1
+
+
+def test_no_email_is_owed_to_someone_who_took_the_case_themselves(case, manager, mailoutbox):
+    mailoutbox.clear()
+    FollowUpCase.objects.filter(pk=case.pk).update(assignee=None, status="new")
+    services.case_claim(case_id=case.pk, user=manager)
+    case.refresh_from_db()
+    assert case.assignee == manager and case.assignee_to_notify is False
+    assert services.cases_notify_sweep(older_than_minutes=0) == 0
+    assert mailoutbox == []
+
+
+def test_an_email_owed_to_a_former_assignee_is_not_sent(
+    case, manager, lead_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    FollowUpCase.objects.filter(pk=case.pk).update(assignee=manager, assignee_to_notify=True)
+    other = UserFactory(username="otto", email="otto@staff.example.com")
+    MembershipFactory(user=other, team=case.team, role=Membership.Role.MANAGER)
+    mailoutbox.clear()
+    _reassign(case, other, lead_a, django_capture_on_commit_callbacks)
+    assert services.case_notify_assignee(case_id=case.pk, user_id=manager.pk) is False
+    assert [m.to for m in mailoutbox] == [["otto@staff.example.com"]]
+
+
+def test_a_failed_send_keeps_the_email_owed(case, manager, lead_a, monkeypatch):
+    FollowUpCase.objects.filter(pk=case.pk).update(assignee=manager, assignee_to_notify=True)
+
+    def refuse(*args, **kwargs):
+        raise OSError("mail server down")
+
+    monkeypatch.setattr(services, "send_mail", refuse)
+    with pytest.raises(OSError):
+        services.case_notify_assignee(case_id=case.pk, user_id=manager.pk)
+    case.refresh_from_db()
+    assert case.assignee_to_notify is True  # the task retries, or the sweeper
+
+
+def test_an_escalation_email_lost_with_the_broker_is_sent_by_the_sweeper_once(
+    record, touchpoint, lead_a, mailoutbox, time_machine, django_capture_on_commit_callbacks
+):
+    lead_a.email = "leo@staff.example.com"
+    lead_a.save()
+    time_machine.move_to("2026-11-10 09:00 +01:00")
+    case = record(touchpoint, 1).case
+    time_machine.move_to("2026-11-13 09:00 +01:00")
+    mailoutbox.clear()
+    services.cases_escalate_overdue()  # its after-commit email task is never published
+    assert mailoutbox == []
+    time_machine.move_to("2026-11-13 09:11 +01:00")
+    assert services.cases_notify_sweep() == 1
+    assert [m.to for m in mailoutbox] == [["leo@staff.example.com"]]
+    assert f"Case #{case.pk}" in mailoutbox[0].body
+    assert services.cases_notify_sweep() == 0
+    assert services.case_notify_escalation(case_id=case.pk) is False
+    assert len(mailoutbox) == 1
