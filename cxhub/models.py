@@ -142,6 +142,8 @@ class NpsBreach(models.Model):
     nps = models.SmallIntegerField()
     target = models.SmallIntegerField()
     margin_of_error = models.DecimalField(max_digits=5, decimal_places=1)
+    # When the lead was told (email and team alert); empty while that is still owed.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

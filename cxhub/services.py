@@ -25,7 +25,7 @@ from cxhub.models import (
     NpsBreach,
     TeamAlert,
 )
-from cxhub.queue import enqueue_on_commit
+from cxhub.queue import enqueue_on_commit, publish
 from surveys import nps
 from surveys import selectors as survey_selectors
 from surveys.models import Touchpoint
@@ -232,10 +232,40 @@ def nps_breaches_check(*, now: dt.datetime | None = None) -> list[NpsBreach]:
                 opened.append(breach)
         elif not below and open_breach is not None:
             NpsBreach.objects.filter(pk=open_breach.pk).update(ended_at=now)
+    _nps_breaches_notify_owed(now)
     return opened
 
 
-def nps_breach_notify(*, breach_id: int) -> None:
+def _nps_breaches_notify_owed(now: dt.datetime) -> None:
+    """Breaches still open whose notification task was lost (broker down): again."""
+    from cxhub import tasks
+
+    owed = NpsBreach.objects.filter(
+        ended_at__isnull=True,
+        notified_at__isnull=True,
+        started_at__lt=now - dt.timedelta(minutes=10),
+        started_at__gte=now - dt.timedelta(days=2),
+    ).values_list("pk", flat=True)
+    for pk in owed:
+        publish(tasks.nps_breach_notify, pk)
+
+
+def nps_breach_notify(*, breach_id: int) -> bool:
+    """Tell the team lead (email) and the team (alert) about the breach, once: claimed
+    (notified_at) before sending, released if sending fails. Returns whether it did."""
+    if not NpsBreach.objects.filter(pk=breach_id, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    ):
+        return False
+    try:
+        _nps_breach_tell(breach_id)
+    except Exception:
+        NpsBreach.objects.filter(pk=breach_id).update(notified_at=None)
+        raise
+    return True
+
+
+def _nps_breach_tell(breach_id: int) -> None:
     breach = NpsBreach.objects.select_related("touchpoint__owner_team__lead").get(pk=breach_id)
     team = breach.touchpoint.owner_team
     text = (

@@ -304,3 +304,23 @@ def test_nps_below_target_alerts_the_lead_once_per_breach(
         services.nps_breaches_check()
     assert NpsBreach.objects.count() == 2
     assert len(mail.outbox) == 2
+
+
+def test_a_breach_alert_lost_with_the_broker_is_sent_by_the_next_check_once(
+    touchpoint, lead_a, time_machine, django_capture_on_commit_callbacks
+):
+    lead_a.email = "leo@example.com"
+    lead_a.save()
+    time_machine.move_to(NOW, tick=False)
+    responses(touchpoint, [0, 2, 3, 9] * 10, NOW - dt.timedelta(days=1))
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    assert len(services.nps_breaches_check()) == 1  # its after-commit task never runs
+    assert mail.outbox == []
+    time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
+    services.nps_breaches_check()  # the hourly check sends what is still owed
+    assert [m.subject for m in mail.outbox] == ["Below target: Support call"]
+    assert NpsBreach.objects.get().notified_at is not None
+    time_machine.move_to(NOW + dt.timedelta(hours=2), tick=False)
+    services.nps_breaches_check()
+    assert services.nps_breach_notify(breach_id=NpsBreach.objects.get().pk) is False
+    assert len(mail.outbox) == 1
