@@ -214,3 +214,20 @@ def test_collectstatic_builds_the_production_manifest(tmp_path, settings):
     call_command("collectstatic", "--noinput", verbosity=0)
     for name in ("css/app.css", "vendor/chart-4.6.1.umd.min.js", "vendor/htmx-2.0.11.min.js"):
         assert staticfiles_storage.stored_name(name) != name  # hashed, in the manifest
+
+
+def test_an_unknown_page_is_a_404_page_in_the_sites_layout(client, employee):
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert "Page not found" in page.content.decode()
+    client.force_login(employee)
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and "Back to the dashboard" in page.content.decode()
+
+
+def test_a_server_error_page_renders_without_a_request_context(rf):
+    from django.views.defaults import server_error
+
+    page = server_error(rf.get("/"))
+    assert page.status_code == 500
+    assert "Something went wrong" in page.content.decode()
