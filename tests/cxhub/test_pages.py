@@ -231,3 +231,9 @@ def test_a_server_error_page_renders_without_a_request_context(rf):
     page = server_error(rf.get("/"))
     assert page.status_code == 500
     assert "Something went wrong" in page.content.decode()
+
+
+def test_the_404_page_speaks_the_visitors_language(client, db):
+    page = client.get("/s/no-such-survey/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert page.status_code == 404
+    assert "Page introuvable" in page.content.decode()
