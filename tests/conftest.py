@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from cxhub import caching, queue, roles
+from cxhub.celery import app as celery_app
 from cxhub.models import Membership
 from surveys import selectors
 from tests.factories import MembershipFactory, TeamFactory, TouchpointFactory, UserFactory
@@ -36,33 +37,67 @@ def _fresh_process_state():
     selectors.public_touchpoints_forget()
 
 
-@pytest.fixture
-def silent_server():
-    """A TCP server that accepts connections and never says a word (a broker or cache
-    that hangs): `.url` (as redis://), `.connections` (how many it accepted so far)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held, stop = [], threading.Event()
+def _tcp_server(*, hang_up: bool):
+    """A local TCP server that accepts connections and never says a word: it keeps them
+    open (a broker or cache that hangs) or closes each at once (`hang_up`). Yields
+    `.url` (as redis://) and `.connections()` (how many it accepted so far)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted, stop = [], threading.Event()
 
     def accept():
         server.settimeout(0.2)
         while not stop.is_set():
             try:
-                held.append(server.accept()[0])
+                conn = server.accept()[0]
             except OSError:
                 continue
+            accepted.append(conn)
+            if hang_up:
+                conn.close()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     yield SimpleNamespace(
-        url=f"redis://127.0.0.1:{server.getsockname()[1]}/0", connections=lambda: len(held)
+        url=f"redis://127.0.0.1:{server.getsockname()[1]}/0", connections=lambda: len(accepted)
     )
     stop.set()
     thread.join()
-    for conn in held:
+    for conn in accepted:
         conn.close()
     server.close()
+
+
+@pytest.fixture
+def silent_server():
+    """A broker or cache that accepts connections and never answers."""
+    yield from _tcp_server(hang_up=False)
+
+
+@pytest.fixture
+def hanging_up_server():
+    """A server that accepts each connection and closes it at once."""
+    yield from _tcp_server(hang_up=True)
+
+
+@pytest.fixture
+def broker():
+    """`broker(url)` switches Celery from eager mode to that broker for one test."""
+    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+
+    def forget_connections():
+        # Celery caches its connection and producer pools for the configured URL.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        queue.reset()
+
+    def use(url):
+        celery_app.conf.task_always_eager = False
+        celery_app.conf.broker_url = url
+        forget_connections()
+
+    yield use
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+    forget_connections()
 
 
 @pytest.fixture

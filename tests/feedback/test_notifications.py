@@ -16,24 +16,6 @@ from tests.factories import MembershipFactory, UserFactory
 
 
 @pytest.fixture
-def broker_down():
-    """Publishing fails as with a broker whose port is closed; restored afterwards."""
-    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
-
-    def forget():
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        queue.reset()
-
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    forget()
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    forget()
-
-
-@pytest.fixture
 def case(record, touchpoint):
     return record(touchpoint, 2).case
 
@@ -51,8 +33,9 @@ def _reassign(case, manager, lead, capture):
 
 
 def test_an_assignment_email_lost_with_the_broker_is_sent_by_the_sweeper_once(
-    case, manager, lead_a, mailoutbox, broker_down, django_capture_on_commit_callbacks, time_machine
+    case, manager, lead_a, mailoutbox, broker, django_capture_on_commit_callbacks, time_machine
 ):
+    broker("redis://127.0.0.1:1/0")  # nothing listens there
     mailoutbox.clear()
     _reassign(case, manager, lead_a, django_capture_on_commit_callbacks)  # publish fails
     assert mailoutbox == []

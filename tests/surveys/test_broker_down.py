@@ -4,39 +4,12 @@ These tests point Celery at real, broken brokers: a closed port, and a server th
 accepts connections but never answers (the case that blocked .delay() for 45 s).
 """
 
-import socket
-import threading
 import time
-from types import SimpleNamespace
 
-import pytest
 from django.utils import timezone
 
-from cxhub import queue
-from cxhub.celery import app as celery_app
 from surveys import services
 from surveys.models import NpsDaily, Response
-
-
-@pytest.fixture
-def broker(settings):
-    """Switch Celery from eager mode to a given broker URL for one test."""
-    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
-
-    def forget_connections():
-        # Celery caches its connection and producer pools for the configured URL.
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        queue.reset()
-
-    def use(url):
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.broker_url = url
-        forget_connections()
-
-    yield use
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    forget_connections()
 
 
 def post_survey(client, touchpoint, capture):
@@ -97,33 +70,6 @@ def test_healthz_reports_a_broker_outage_without_failing(client, broker, db):
     assert body["status"] == "degraded"
     assert body["database"]["ok"] is True
     assert body["broker"]["ok"] is False
-
-
-@pytest.fixture
-def hanging_up_server():
-    """A TCP server that accepts each connection and closes it at once: `.url`,
-    `.connections()` (how many it accepted)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted, stop = [], threading.Event()
-
-    def serve():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            accepted.append(1)
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield SimpleNamespace(
-        url=f"redis://127.0.0.1:{server.getsockname()[1]}/0", connections=lambda: len(accepted)
-    )
-    stop.set()
-    thread.join()
-    server.close()
 
 
 def test_a_failed_publish_is_not_retried(
