@@ -18,6 +18,7 @@ from rest_framework.response import Response as ApiResponse
 from cxhub import api
 from feedback import selectors, services
 from feedback.models import FollowUpCase, RootCause
+from surveys.services import digits_id
 
 User = get_user_model()
 
@@ -163,8 +164,8 @@ class CaseListApi(_CaseApi, generics.ListAPIView):
         if assignee:
             if assignee == "me":
                 qs = qs.filter(assignee_id=self.request.user.pk)
-            elif assignee.isascii() and assignee.isdigit() and len(assignee) < 19:
-                qs = qs.filter(assignee_id=int(assignee))
+            elif (user_id := digits_id(assignee)) is not None:
+                qs = qs.filter(assignee_id=user_id)
             else:
                 raise exceptions.ValidationError({"assignee": ["A user id, or 'me'."]})
         return qs

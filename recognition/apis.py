@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from cxhub import api
 from recognition import selectors, services
 from recognition.models import Value
+from surveys.services import digits_id
 
 User = get_user_model()
 PERIODS = ("month", "quarter", "year", "all")
@@ -101,11 +102,10 @@ class PostcardListApi(APIView):
     )
     def get(self, request):
         before = request.query_params.get("before")
-        if before is not None and not (
-            before.isascii() and before.isdigit() and 0 < len(before) < 19
-        ):
+        before_id = None if before is None else digits_id(before)
+        if before is not None and before_id is None:
             raise exceptions.ValidationError({"before": ["A postcard id."]})
-        page = selectors.feed(before=int(before) if before else None, limit=selectors.FEED_PAGE + 1)
+        page = selectors.feed(before=before_id, limit=selectors.FEED_PAGE + 1)
         more = len(page) > selectors.FEED_PAGE
         page = page[: selectors.FEED_PAGE]
         next_url = None

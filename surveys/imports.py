@@ -799,8 +799,8 @@ def _exported_from_here(rows: list[Row]) -> set[str]:
     wanted = {}
     for row in rows:
         kind, _, pk = row.source_key.partition(":")
-        if kind == "cxhub" and pk.isascii() and pk.isdigit() and len(pk) < 19:
-            wanted[int(pk)] = row
+        if kind == "cxhub" and (pk := services.digits_id(pk)) is not None:
+            wanted[pk] = row
     if not wanted:
         return set()
     found = Response.objects.filter(pk__in=list(wanted), source_key="").values_list(

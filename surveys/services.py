@@ -65,6 +65,15 @@ def clean_score(value) -> int:
     return value
 
 
+def digits_id(text: str) -> int | None:
+    """The id a string of ASCII digits spells (at most 18 of them: within bigint), else
+    None. str.isdigit() alone also takes "²" and Arabic-Indic digits, which int() refuses
+    or reads as another id."""
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        return int(text)
+    return None
+
+
 def clean_comment(value) -> str:
     value = (value or "").strip()
     limit = settings.SURVEY_COMMENT_MAX_LENGTH

@@ -10,7 +10,7 @@ from django.db.models import Count, OuterRef, Subquery
 from surveys import nps, selectors
 from surveys.hooks import response_notes
 from surveys.models import Invitation, Person, Response
-from surveys.services import clean_phone, day_bounds, local_day
+from surveys.services import clean_phone, day_bounds, digits_id, local_day
 
 EARLIEST_DAY = dt.date(2000, 1, 1)
 
@@ -46,9 +46,8 @@ def person_by_identifier(identifier: str) -> Person | None:
     """Delighted's person identifiers: `123` (id), `email:…` or `phone_number:…`."""
     kind, sep, value = identifier.partition(":")
     if not sep:
-        # ASCII digits only: str.isdigit() also takes "²" and Arabic-Indic digits.
-        is_id = identifier.isascii() and identifier.isdigit() and len(identifier) < 19
-        return Person.objects.filter(pk=int(identifier)).first() if is_id else None
+        pk = digits_id(identifier)
+        return Person.objects.filter(pk=pk).first() if pk is not None else None
     value = value.strip()
     if kind == "email" and value:
         return Person.objects.filter(email=value.lower()).first()
