@@ -2,39 +2,42 @@
 wide panels), kept in the cache: Redis in production, process memory elsewhere.
 
 A cache that fails never fails a request: a figure is computed and served uncached,
-and after a failure this process leaves the cache alone for RETRY_AFTER seconds, so
-that a Redis that stopped answering costs one request its socket timeout per window,
-not every request (the API throttle, cxhub.api, goes by the same breaker).
+and after a failure this process leaves the cache alone for a while (cxhub.outages:
+a Redis that stopped answering costs one request its socket timeout per window, not
+every request, and the broker on the same Redis is skipped too). The API throttle,
+cxhub.api, goes by the same breaker.
 """
 
 import logging
-import time
+import sys
 
+from django.conf import settings
 from django.core.cache import cache
+
+from cxhub import outages
 
 logger = logging.getLogger(__name__)
 
 SHARED_SECONDS = 60
-RETRY_AFTER = 30.0
-_skip_until = 0.0
+
+
+def _location() -> str:
+    location = settings.CACHES["default"].get("LOCATION", "")
+    return ",".join(location) if isinstance(location, list | tuple) else location
 
 
 def available() -> bool:
-    """False for RETRY_AFTER seconds after a cache failure in this process."""
-    return time.monotonic() >= _skip_until
+    """False for a while (outages.RETRY_AFTER seconds) after a cache failure in this
+    process, or after the broker met an outage of the same server."""
+    return outages.available("cache", _location())
 
 
 def failed(doing: str) -> None:
     """Record a cache failure (call it from the `except`): the cache is skipped for a while."""
-    global _skip_until
-    _skip_until = time.monotonic() + RETRY_AFTER
-    logger.warning("cache unavailable (%s); skipped for %.0f s", doing, RETRY_AFTER, exc_info=True)
-
-
-def reset() -> None:
-    """Forget a past failure (tests)."""
-    global _skip_until
-    _skip_until = 0.0
+    outages.failed("cache", _location(), sys.exc_info()[1])
+    logger.warning(
+        "cache unavailable (%s); skipped for %.0f s", doing, outages.RETRY_AFTER, exc_info=True
+    )
 
 
 def shared(key: str, compute, seconds: int = SHARED_SECONDS):

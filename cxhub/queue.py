@@ -4,9 +4,9 @@ Work is published only after the transaction commits (so a worker never sees a r
 that is not there yet), and a broker failure is logged, not raised: the data is
 already saved and a periodic sweeper does whatever the lost message would have done.
 
-After a failure, publishing is skipped for BROKER_RETRY_AFTER seconds in this
-process, so that during an outage each request pays the broker timeout at most once
-per window instead of on every request.
+After a failure, publishing is skipped for a while in this process (cxhub.outages),
+so that during an outage each request pays the broker timeout at most once per window
+instead of on every request; an outage the cache met on the same Redis counts too.
 """
 
 import logging
@@ -14,32 +14,31 @@ import time
 
 from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from cxhub import outages
 
-BROKER_RETRY_AFTER = 30.0
-_skip_until = 0.0
+logger = logging.getLogger(__name__)
 
 
 def publish(task, *args, countdown: int | None = None, **kwargs) -> bool:
     """Send a task now. Returns False (and logs) when the broker is unreachable."""
-    global _skip_until
-    if time.monotonic() < _skip_until:
+    conf = task.app.conf
+    if not conf.task_always_eager and not outages.available("broker", conf.broker_url):
         logger.warning("broker marked down; %s%r left to the sweeper", task.name, args)
         return False
     try:
         task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
-    except Exception:
-        if not task.app.conf.task_always_eager:  # eager: the task failed, not the broker
-            _skip_until = time.monotonic() + BROKER_RETRY_AFTER
+    except Exception as error:
+        if not conf.task_always_eager:  # eager: the task failed, not the broker
+            outages.failed("broker", conf.broker_url, error)
         logger.exception("could not enqueue %s%r; the sweeper will catch up", task.name, args)
         return False
     return True
 
 
 def reset() -> None:
-    """Forget past broker failures and debounces (tests, and after a configuration change)."""
-    global _skip_until
-    _skip_until = 0.0
+    """Forget past broker and cache failures and debounces (tests, and after a
+    configuration change)."""
+    outages.reset()
     _last_published.clear()
 
 

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import override_settings
 
-from cxhub import caching, queue, roles
+from cxhub import outages, queue, roles
 from cxhub.celery import app as celery_app
 from cxhub.models import Membership
 from surveys import selectors
@@ -27,7 +27,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def _fresh_process_state():
     cache.clear()
     queue.reset()
-    caching.reset()
+    outages.reset()
     from cxhub import services as cxhub_services
 
     cxhub_services.team_alerts_forget()
@@ -113,6 +113,15 @@ def cache_at():
         )
 
     return use
+
+
+@pytest.fixture
+def silent_redis(silent_server, cache_at, broker):
+    """The cache and the broker on one Redis that accepts connections and never answers
+    (as in production, where both come from REDIS_URL). Yields the server."""
+    broker(silent_server.url)
+    with cache_at(silent_server.url):
+        yield silent_server
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from cxhub import caching
+from cxhub import outages
 from surveys import services
 from tests.factories import ResponseFactory, TouchpointFactory
 
@@ -185,10 +185,31 @@ def test_a_cache_that_never_answers_costs_one_request_its_timeout_then_is_skippe
     assert silent_server.connections() == tried  # skipped: no new connection, no wait
 
 
+def test_a_silent_redis_costs_an_api_write_one_timeout_not_two(
+    write_api, touchpoint, silent_redis, django_capture_on_commit_callbacks, caplog
+):
+    # The production throttle, counted on the cache.
+    with _rates(api="100/min"), django_capture_on_commit_callbacks(execute=True):
+        answer = write_api.post(
+            "/api/responses/",
+            {"touchpoint": "support-call", "score": 2, "comment": "Redis is silent"},
+            format="json",
+        )
+    assert answer.status_code == 201
+    from surveys.models import Response
+
+    assert Response.objects.get().case.is_open
+    # The throttle's count waited for the silent server; the after-commit publishes
+    # (rollup, case assignment) did not try it again.
+    assert "cache unavailable (counting API requests" in caplog.text
+    assert "broker marked down" in caplog.text
+    assert silent_redis.connections() == 1
+
+
 def test_the_throttle_counts_again_once_the_cache_is_back(read_api, touchpoint, cache_at):
     with _rates(api="2/min"), cache_at("redis://127.0.0.1:1/0"):
         assert read_api.get("/api/touchpoints/").status_code == 200
-    caching.reset()  # what caching.RETRY_AFTER seconds do
+    outages.reset()  # what outages.RETRY_AFTER seconds do
     with _rates(api="2/min"):
         codes = [read_api.get("/api/touchpoints/").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
