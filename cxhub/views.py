@@ -127,3 +127,14 @@ def healthz(request):
         },
         status=200 if db_ok else 503,
     )
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a refused form in the visitor's language (a customer whose
+    survey page sat open, or whose browser blocks cookies), saying what to do. Django's
+    own page is in English and addressed to developers; it also renders a custom
+    403_csrf.html without the reason, so this view passes it."""
+    from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+
+    context = {"no_cookie": reason == REASON_NO_CSRF_COOKIE, "reason": reason}
+    return render(request, "403_csrf.html", context, status=403)

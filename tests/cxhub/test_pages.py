@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from surveys import services
 from tests.factories import ResponseFactory, TouchpointFactory
@@ -228,9 +228,13 @@ def test_an_unknown_page_is_a_404_page_in_the_sites_layout(client, employee):
 def test_a_server_error_page_renders_without_a_request_context(rf):
     from django.views.defaults import server_error
 
-    page = server_error(rf.get("/"))
+    with translation.override("en"):
+        page = server_error(rf.get("/"))
     assert page.status_code == 500
     assert "Something went wrong" in page.content.decode()
+    with translation.override("fr"):
+        page = server_error(rf.get("/"))
+    assert "Un problème est survenu" in page.content.decode()
 
 
 def test_the_404_page_speaks_the_visitors_language(client, db):

@@ -90,6 +90,23 @@ def test_missing_csrf_token_is_a_403(invitation, touchpoint):
     assert_nothing_written()
 
 
+def test_a_refused_csrf_check_tells_the_customer_what_to_do_in_their_language(touchpoint):
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.post(f"/s/{touchpoint.slug}/", {"score": "3"}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert page.status_code == 403
+    text = page.content.decode()
+    assert '<html lang="fr">' in text
+    assert "Ce formulaire n'a pas pu être envoyé" in text
+    assert "Autorisez les cookies" in text  # no CSRF cookie was sent
+    # A cookie, but not the token of the page it came from (a stale form).
+    strict.get(f"/s/{touchpoint.slug}/")
+    page = strict.post(f"/s/{touchpoint.slug}/", {"score": "3", "csrfmiddlewaretoken": "x" * 64})
+    assert page.status_code == 403
+    assert "reload the page and send the form again" in page.content.decode()
+    assert "cookie" not in page.content.decode().lower()
+    assert_nothing_written()
+
+
 def test_score_outside_0_10_is_refused_by_the_service_before_the_database(touchpoint):
     for bad in (11, -1, "x", True, 3.5):
         with pytest.raises(services.ValidationError):
