@@ -167,8 +167,10 @@ class PeopleApi(V1View):
         phone = out.phone(body.get("phone_number"))
         if not email and not phone:
             raise out.invalid("email", "Give an email address or a phone_number.")
-        channel = body.get("channel") or Invitation.Channel.EMAIL
-        if channel not in (Invitation.Channel.EMAIL, Invitation.Channel.SMS):
+        channel = body.get("channel")
+        if channel in (None, ""):
+            channel = Invitation.Channel.EMAIL
+        elif not isinstance(channel, str) or channel not in out.PERSON_CHANNELS:
             raise out.invalid("channel", "Must be 'email' or 'sms'.")
         if channel == Invitation.Channel.EMAIL and not email:
             raise out.invalid("email", "An email survey needs an email address.")

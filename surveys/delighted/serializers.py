@@ -21,13 +21,15 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from surveys import nps, services
-from surveys.models import Person, Response
+from surveys.models import Invitation, Person, Response
 from surveys.serializers import has_nul
 
 # Unix seconds accepted: the epoch (Delighted integrations pass since=0 for "all")
 # to 2100-01-01.
 MAX_TIMESTAMP = 4_102_444_800
 MAX_DELAY = 366 * 24 * 3600
+# What POST /v1/people can send a survey by.
+PERSON_CHANNELS = (Invitation.Channel.EMAIL, Invitation.Channel.SMS)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 BRACKET_KEY = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
 
@@ -124,7 +126,7 @@ def boolean(value, field: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
         return value.strip().lower() in ("true", "1")
-    if value in (0, 1):
+    if type(value) is int and value in (0, 1):  # not 0.0, -0.0 or 1.0
         return bool(value)
     raise invalid(field, "Expected true or false.")
 

@@ -239,6 +239,15 @@ def test_json_any_type_or_no_accept_header_are_fine(read_v1, touchpoint, accept)
         ({"email": "a@example.net", "delay": -5}, "delay"),
         ({"email": "a@example.net", "delay": "soon"}, "delay"),
         ({"email": "a@example.net", "send": "maybe"}, "send"),
+        # Not a string or a boolean: refused, not read as its truthiness.
+        ({"email": "a@example.net", "channel": []}, "channel"),
+        ({"email": "a@example.net", "channel": {}}, "channel"),
+        ({"email": "a@example.net", "channel": 0}, "channel"),
+        ({"email": "a@example.net", "channel": False}, "channel"),
+        ({"email": "a@example.net", "channel": ["sms"]}, "channel"),
+        ({"email": "a@example.net", "send": -0.0}, "send"),
+        ({"email": "a@example.net", "send": 1.0}, "send"),
+        ({"email": "a@example.net", "send": []}, "send"),
         ({"email": "a@example.net", "properties": ["x"]}, "properties"),
         (
             {"email": "a@example.net", "properties": {"touchpoint": "nope"}},
