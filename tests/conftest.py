@@ -79,9 +79,14 @@ def hanging_up_server():
     yield from _tcp_server(hang_up=True)
 
 
+CLOSED_PORT = "redis://127.0.0.1:1/0"  # nothing listens there: a Redis that is down
+
+
 @pytest.fixture
 def broker():
-    """`broker(url)` switches Celery from eager mode to that broker for one test."""
+    """`broker(url)` switches Celery from eager mode to that broker for one test (a
+    closed port by default: the broker is down); `broker.restore()` puts the suite's
+    eager mode back (the broker is back), as the end of the test does."""
     saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
 
     def forget_connections():
@@ -90,14 +95,18 @@ def broker():
         celery_app.amqp._producer_pool = None
         queue.reset()
 
-    def use(url):
+    def use(url=CLOSED_PORT):
         celery_app.conf.task_always_eager = False
         celery_app.conf.broker_url = url
         forget_connections()
 
+    def restore():
+        celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+        forget_connections()
+
+    use.restore = restore
     yield use
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    forget_connections()
+    restore()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cxhub import queue, tasks, webhooks
+from cxhub import tasks, webhooks
 from cxhub.celery import app as celery_app
 from cxhub.models import AlertDelivery, TeamAlert, WebhookDelivery, WebhookEndpoint
 from feedback import services as feedback_services
@@ -366,12 +366,12 @@ def test_inactive_endpoints_get_nothing(
 
 
 def test_an_endpoint_deactivated_after_the_event_gets_nothing_and_the_log_says_why(
-    touchpoint, endpoint, receiver, broker_down, django_capture_on_commit_callbacks
+    touchpoint, endpoint, receiver, broker, django_capture_on_commit_callbacks
 ):
-    broker_down()
+    broker()
     with django_capture_on_commit_callbacks(execute=True):
         survey_services.response_record(touchpoint=touchpoint, score=9)
-    broker_down.restore()
+    broker.restore()
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
     delivery = WebhookDelivery.objects.get()
     tasks.webhook_deliver.delay(delivery.pk)
@@ -553,48 +553,23 @@ def test_team_alerts_share_the_delivery_machinery_retries_included(
 # --- broker down --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def broker_down():
-    """Point Celery at a closed port (publishing fails as with Redis down), until
-    restore() puts the suite's eager mode back."""
-    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
-
-    def forget_connections():
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        queue.reset()
-
-    def down():
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-        forget_connections()
-
-    def restore():
-        celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-        forget_connections()
-
-    down.restore = restore
-    yield down
-    restore()
-
-
 def test_with_the_broker_down_the_answer_is_saved_and_the_sweeper_delivers_later(
     customer_client,
     touchpoint,
     endpoint,
     receiver,
-    broker_down,
+    broker,
     django_capture_on_commit_callbacks,
     time_machine,
     caplog,
 ):
-    broker_down()  # (a frozen clock would hang kombu's connection timeout: real time here)
+    broker()  # (a frozen clock would hang kombu's connection timeout: real time here)
     answer_survey(customer_client, touchpoint, django_capture_on_commit_callbacks)
     assert "could not enqueue cxhub.tasks.webhook_deliver" in caplog.text
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 0)
     assert receiver.requests == []
-    broker_down.restore()  # the broker is back; beat runs the sweeper
+    broker.restore()  # the broker is back; beat runs the sweeper
     time_machine.move_to(timezone.now() + dt.timedelta(minutes=1), tick=False)
     assert webhooks.webhooks_redeliver() == 0  # not overdue yet: its message may be on the way
     time_machine.shift(dt.timedelta(minutes=2))
