@@ -11,6 +11,7 @@ may not see is a 404. Updates call the services, which enforce who may do what
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.response import Response as ApiResponse
@@ -187,6 +188,7 @@ class CaseDetailApi(_CaseApi, generics.GenericAPIView):
         responses={200: CaseSerializer, **api.error_responses(400, 404)},
     )
     def patch(self, request, pk):
+        """Claim or reassign, then close: all of it or, on any error, none of it."""
         case = self.get_object()
         form = CaseUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -194,24 +196,29 @@ class CaseDetailApi(_CaseApi, generics.GenericAPIView):
         actor = self.actor()
         if actor is None:
             raise exceptions.PermissionDenied("This API key has no acting user left.")
+        assignee = None
         if "assignee" in data:
             assignee = User.objects.filter(pk=data["assignee"], is_active=True).first()
             if assignee is None:
                 raise exceptions.ValidationError({"assignee": [f"No user {data['assignee']}."]})
-            if assignee.pk == actor.pk and case.assignee_id is None:
-                case = services.case_claim(case_id=case.pk, user=actor)
-            elif assignee.pk != case.assignee_id:
-                case = services.case_reassign(case=case, assignee=assignee, by=actor)
-        if data.get("status") == FollowUpCase.Status.CLOSED:
+        closing = data.get("status") == FollowUpCase.Status.CLOSED
+        if closing:
             ids = set(data.get("root_causes", []))
             causes = list(RootCause.objects.filter(pk__in=ids))
             if len(causes) != len(ids):
                 raise exceptions.ValidationError({"root_causes": ["Unknown root cause id."]})
-            case = services.case_close(
-                case=case,
-                by=actor,
-                outcome=data["outcome"],
-                root_causes=causes,
-                resolution=data.get("resolution", ""),
-            )
+        with transaction.atomic():
+            if assignee is not None:
+                if assignee.pk == actor.pk and case.assignee_id is None:
+                    case = services.case_claim(case_id=case.pk, user=actor)
+                elif assignee.pk != case.assignee_id:
+                    case = services.case_reassign(case=case, assignee=assignee, by=actor)
+            if closing:
+                case = services.case_close(
+                    case=case,
+                    by=actor,
+                    outcome=data["outcome"],
+                    root_causes=causes,
+                    resolution=data.get("resolution", ""),
+                )
         return ApiResponse(CaseSerializer(self.get_object()).data)

@@ -515,6 +515,7 @@ def case_close(
             raise CaseError("This case is already closed.")
         if outcome == FollowUpCase.Outcome.UNREACHABLE and not case.attempts.exists():
             raise CaseError("Log at least one contact attempt before closing as unreachable.")
+        _root_causes_check(root_causes, touchpoint=case.response.touchpoint)
         case.status = FollowUpCase.Status.CLOSED
         case.outcome = outcome
         case.closed_at = timezone.now()
@@ -529,6 +530,18 @@ def case_close(
             _resurvey_schedule(case)
         case_closed.send_robust(sender=FollowUpCase, case_id=case.pk)
     return case
+
+
+def _root_causes_check(root_causes: list[RootCause], *, touchpoint: Touchpoint) -> None:
+    """Only the root causes the close form offers for this touchpoint (active, shared
+    or the touchpoint's own) may be given: another touchpoint's would skew its Pareto."""
+    misfits = [
+        rc.name
+        for rc in root_causes
+        if not rc.active or rc.touchpoint_id not in (None, touchpoint.pk)
+    ]
+    if misfits:
+        raise CaseError(f"Not a root cause of {touchpoint.name}: {', '.join(misfits)}.")
 
 
 def _resurvey_schedule(case: FollowUpCase) -> None:

@@ -199,3 +199,54 @@ def test_unicode_digits_in_a_numeric_filter_are_a_400(admin_api, db, path, field
     answer = admin_api.get(path)
     assert answer.status_code == 400, answer.content
     assert answer.json()["status"] == 400
+
+
+def test_an_update_refused_for_its_close_writes_nothing_not_even_its_reassignment(
+    lead_a, manager_a, case, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = session_client(lead_a)
+    events = CaseEvent.objects.filter(case=case).count()
+    cause = RootCause.objects.create(name="Slow delivery")
+    with django_capture_on_commit_callbacks(execute=True):
+        unreachable = client.patch(
+            f"/api/cases/{case.pk}/",
+            {"assignee": manager_a.pk, "status": "closed", "outcome": "unreachable"},
+            format="json",
+        )
+        no_summary = client.patch(
+            f"/api/cases/{case.pk}/",
+            {
+                "assignee": manager_a.pk,
+                "status": "closed",
+                "outcome": "resolved",
+                "root_causes": [cause.pk],
+            },
+            format="json",
+        )
+    assert unreachable.status_code == 400 and no_summary.status_code == 400
+    assert "contact attempt" in unreachable.json()["errors"]["non_field_errors"][0]
+    assert "resolution summary" in no_summary.json()["errors"]["non_field_errors"][0]
+    case.refresh_from_db()
+    assert (case.assignee, case.status) == (None, FollowUpCase.Status.NEW)
+    assert CaseEvent.objects.filter(case=case).count() == events
+    assert mailoutbox == []  # no "assigned to you" email for an assignment that did not happen
+
+
+def test_a_case_closes_only_with_a_root_cause_its_touchpoint_offers(manager_a, case, touchpoint_b):
+    client = session_client(manager_a)
+    url = f"/api/cases/{case.pk}/"
+    body = {"status": "closed", "outcome": "resolved", "resolution": "Refunded"}
+    elsewhere = RootCause.objects.create(name="Billing error", touchpoint=touchpoint_b)
+    retired = RootCause.objects.create(name="Old cause", active=False)
+    for cause in (elsewhere, retired):
+        refused = client.patch(url, {**body, "root_causes": [cause.pk]}, format="json")
+        assert refused.status_code == 400
+        assert refused.json()["errors"]["non_field_errors"] == [
+            f"Not a root cause of Support call: {cause.name}."
+        ]
+    case.refresh_from_db()
+    assert case.is_open and not case.root_causes.exists()
+    own = RootCause.objects.create(name="Slow reply", touchpoint=case.response.touchpoint)
+    shared = RootCause.objects.create(name="Slow delivery")
+    done = client.patch(url, {**body, "root_causes": [own.pk, shared.pk]}, format="json")
+    assert done.status_code == 200, done.content
