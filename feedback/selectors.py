@@ -136,13 +136,15 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
     """My open cases (overdue first, then by deadline), my teams' unassigned cases,
     and for leads and admins the teams' other open cases; with counters."""
     now = timezone.now()
-    teams = cases_visible_to(user)
-    if team_id is not None:
-        teams = teams.filter(team_id=team_id)
+    visible = cases_visible_to(user)
+    teams = visible if team_id is None else visible.filter(team_id=team_id)
     open_cases = teams.open()
+    # Mine: of every team I may see (a case of a team I have left is not, design §6; its
+    # lead sees it among the others and reassigns it).
+    my_open = visible.open().filter(assignee=user)
     # Overdue first, then by deadline: ordering by the deadline alone does both (every
     # overdue case is due before every other), and lets the index give the order.
-    mine = _queue_rows(FollowUpCase.objects.open().filter(assignee=user).order_by("due_at"), limit)
+    mine = _queue_rows(my_open.order_by("due_at"), limit)
     unassigned = _queue_rows(
         teams.filter(status=FollowUpCase.Status.NEW, assignee__isnull=True).order_by(
             "-priority", "due_at"
@@ -166,11 +168,7 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
         due_today=Count("due_at", filter=Q(due_at__gte=now, due_at__lt=end_of_today)),
         unassigned=Count("due_at", filter=Q(assignee__isnull=True)),
     )
-    mine_total = (
-        FollowUpCase.objects.open().filter(assignee=user).count()
-        if len(mine) == limit
-        else len(mine)
-    )
+    mine_total = my_open.count() if len(mine) == limit else len(mine)
     return {
         "mine": mine,
         "unassigned": unassigned,

@@ -76,6 +76,23 @@ def test_a_manager_of_another_team_sees_none_of_team_as_cases_in_the_queue(clien
     assert page.context["counters"].open == 0
 
 
+def test_a_manager_who_left_the_team_no_longer_sees_its_case_assigned_to_them(
+    client, case, manager_a, lead_a, team_a, team_b
+):
+    from cxhub.models import Membership
+    from feedback import services as case_services
+
+    case_services.case_claim(case_id=case.pk, user=manager_a)
+    Membership.objects.filter(user=manager_a, team=team_a).update(team=team_b)
+    client.force_login(manager_a)
+    page = client.get("/cases/")
+    assert page.status_code == 200
+    assert "Still no internet" not in page.content.decode()
+    assert client.get(f"/cases/{case.pk}/").status_code == 404
+    client.force_login(lead_a)  # the team's lead sees it, to reassign it
+    assert "Still no internet" in client.get("/cases/").content.decode()
+
+
 def test_non_numeric_case_id_is_404(client, manager_a, db):
     client.force_login(manager_a)
     assert client.get("/cases/abc/").status_code == 404
