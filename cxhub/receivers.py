@@ -1,6 +1,7 @@
 """cxhub composes the apps: it listens to their announcements for team alerts and
 outgoing webhooks."""
 
+from django.db import transaction
 from django.dispatch import receiver
 
 from cxhub import services, webhooks
@@ -29,10 +30,10 @@ def alert_and_webhook_new_responses(sender, responses, **kwargs):
 
 @receiver(case_escalated, dispatch_uid="cxhub.alert_escalation")
 def alert_escalation(sender, case_id, **kwargs):
-    from cxhub import tasks
-    from cxhub.queue import publish
-
-    publish(tasks.alert_escalation, case_id)
+    # In the escalation's transaction: the alert's delivery row commits with it, and
+    # alerts_redeliver sends it if the broker lost the message.
+    with transaction.atomic():
+        services.alert_escalation(case_id=case_id)
 
 
 # Outgoing webhooks. Each runs inside the transaction that made the event happen (so a

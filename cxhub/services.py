@@ -182,6 +182,8 @@ def alert_new_detractor(*, response) -> None:
 
 
 def alert_escalation(*, case_id: int) -> None:
+    """Called inside the escalation's transaction: the alert's log row, delivered after
+    commit (and by alerts_redeliver if that message is lost)."""
     from feedback.models import FollowUpCase
 
     case = FollowUpCase.objects.select_related("touchpoint").filter(pk=case_id).first()
@@ -191,12 +193,11 @@ def alert_escalation(*, case_id: int) -> None:
     if config is None or not config.escalations:
         return
     url = settings.SITE_URL + reverse("feedback:case-detail", args=[case.pk])
-    with transaction.atomic():
-        alert_send(
-            team_id=case.team_id,
-            kind="escalation",
-            text=f"Case #{case.pk} ({case.touchpoint.name}) is past its deadline: {url}",
-        )
+    alert_send(
+        team_id=case.team_id,
+        kind="escalation",
+        text=f"Case #{case.pk} ({case.touchpoint.name}) is past its deadline: {url}",
+    )
 
 
 # --- NPS below target ------------------------------------------------------------------------

@@ -44,10 +44,5 @@ def nps_breach_notify(breach_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def alert_escalation(case_id: int) -> None:
-    services.alert_escalation(case_id=case_id)
-
-
-@shared_task(acks_late=True)
 def alerts_redeliver() -> int:
     return services.alerts_redeliver()

@@ -1,13 +1,15 @@
 """What `feedback` announces to the apps that compose it (cxhub's alerts).
 
-`case_escalated` is sent after commit when a case passes its deadline and is
-escalated (once per case). Argument: case_id.
+Both are sent inside the transaction that made the change, after its rows are
+written, so a receiver's rows (a delivery log that a sweeper retries) commit, or roll
+back, with it. Argument: case_id. Receivers must be cheap and must not raise (they are
+sent with send_robust: an error is logged, never undoes the change); a receiver that
+writes does so in its own savepoint.
 
-`case_closed` is sent by services.case_close inside the transaction that closes the
-case, after the row is written (so a receiver's rows commit, or roll back, with the
-close). Argument: case_id. Receivers must be cheap and must not raise (it is sent with
-send_robust: an error is logged, never undoes the close); cxhub queues its
-`case.closed` webhooks there.
+`case_escalated`: by services.cases_escalate_overdue when a case passes its deadline
+and is escalated (once per case); cxhub logs the team's escalation alert there.
+
+`case_closed`: by services.case_close; cxhub queues its `case.closed` webhooks there.
 """
 
 from django.dispatch import Signal

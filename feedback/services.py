@@ -610,11 +610,7 @@ def cases_escalate_overdue(*, now: dt.datetime | None = None) -> int:
                 at=now,
             )
             enqueue_on_commit(tasks.case_notify_escalation, case_id)
-            transaction.on_commit(
-                lambda case_id=case_id: case_escalated.send_robust(
-                    sender=FollowUpCase, case_id=case_id
-                )
-            )
+            case_escalated.send_robust(sender=FollowUpCase, case_id=case_id)
             escalated += 1
     return escalated
 

@@ -582,6 +582,26 @@ def test_with_the_broker_down_the_answer_is_saved_and_the_sweeper_delivers_later
     assert webhooks.webhooks_redeliver() == 0
 
 
+def test_an_escalation_alert_is_logged_with_the_escalation_and_survives_a_broker_outage(
+    team_a, touchpoint, receiver, broker, django_capture_on_commit_callbacks, time_machine
+):
+    from cxhub import services as cxhub_services
+
+    TeamAlert.objects.create(team=team_a, webhook_url=receiver.url, new_detractors=False)
+    case = survey_services.response_record(touchpoint=touchpoint, score=2).case
+    broker()  # down while the case is escalated
+    with django_capture_on_commit_callbacks(execute=True):
+        assert feedback_services.cases_escalate_overdue(now=case.due_at + dt.timedelta(minutes=1))
+    alert = AlertDelivery.objects.get()
+    assert (alert.kind, alert.status, alert.attempts) == ("escalation", "pending", 0)
+    assert alert.text.startswith(f"Case #{case.pk} (Support call) is past its deadline: http")
+    assert receiver.requests == []
+    broker.restore()  # the broker is back; beat runs the sweeper
+    time_machine.move_to(timezone.now() + dt.timedelta(minutes=3), tick=False)
+    assert cxhub_services.alerts_redeliver() == 1
+    assert [r.json for r in receiver.delivered] == [{"text": alert.text}]
+
+
 # --- admin ----------------------------------------------------------------------------------------
 
 
