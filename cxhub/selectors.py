@@ -18,6 +18,7 @@ from recognition.models import Postcard
 from surveys import nps
 from surveys import selectors as survey_selectors
 from surveys.models import Response, Touchpoint
+from surveys.privacy import shown_comment
 from surveys.selectors import Period
 
 User = get_user_model()
@@ -172,7 +173,8 @@ def _quotes(week: Period) -> list[dict]:
         {
             "kind": kind,
             "score": r.score,
-            "comment": r.comment[:300],
+            # The digest goes to the top team: no contact details (design §6).
+            "comment": shown_comment(r, contact_details=False)[:300],
             "touchpoint": r.touchpoint.name,
             "customer": r.person.first_name_and_initial if r.person else "A customer",
         }

@@ -29,6 +29,7 @@ from cxhub.queue import enqueue_on_commit, publish
 from surveys import nps
 from surveys import selectors as survey_selectors
 from surveys.models import Touchpoint
+from surveys.privacy import shown_comment
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,9 @@ def alert_new_detractor(*, response) -> None:
     config = team_alert(team_id)
     if config is None or not config.new_detractors:
         return
-    comment = f": “{response.comment[:200]}”" if response.comment else ""
+    # The team's chat: employees read it too, so no contact details (design §6).
+    shown = shown_comment(response, contact_details=False)
+    comment = f": “{shown[:200]}”" if shown else ""
     alert_send(
         team_id=team_id,
         kind="new_detractor",

@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 
-from cxhub import caching
+from cxhub import caching, roles
 from cxhub.celery import app as celery_app
 from feedback import selectors as feedback_selectors
 from recognition import selectors as recognition_selectors
@@ -67,7 +67,11 @@ def touchpoint_detail(request, slug):
             "distribution": distribution,
             "distribution_max": max(distribution) or 1,
             "trend": survey_selectors.weekly_trend(touchpoint=touchpoint),
-            "comments": survey_selectors.latest_comments(touchpoint=touchpoint, category=category),
+            "comments": survey_selectors.latest_comments(
+                touchpoint=touchpoint,
+                category=category,
+                contact_details=roles.is_cx_admin(request.user),
+            ),
             "category": category,
             "categories": Response.Category.choices,
             # The same for every viewer: shared for a minute, like the home page's.

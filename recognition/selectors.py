@@ -16,9 +16,9 @@ from django.utils import timezone
 from cxhub import caching, roles
 from cxhub.models import Membership, Team
 from recognition.models import Postcard, PostcardCount, PraiseExclusion, ShoutOut, Value
-from recognition.privacy import customer_label, scrub_comment
 from surveys import nps
 from surveys.models import Response, Touchpoint
+from surveys.privacy import customer_label, scrub_comment
 
 User = get_user_model()
 PERIODS = {"month": "This month", "quarter": "This quarter", "year": "This year", "all": "All time"}

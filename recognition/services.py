@@ -35,9 +35,9 @@ from recognition.models import (
     ShoutOut,
     Value,
 )
-from recognition.privacy import customer_label, fold, scrub_comment
 from surveys import nps
 from surveys.models import Response
+from surveys.privacy import customer_label, fold, scrub_comment
 
 logger = logging.getLogger(__name__)
 User = get_user_model()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from surveys import nps
 from surveys.models import NpsDaily, Response, Touchpoint
+from surveys.privacy import shown_comment
 
 
 @dataclass
@@ -137,11 +138,28 @@ def score_distribution(*, touchpoint: Touchpoint, period: Period) -> list[int]:
     return scores
 
 
-def latest_comments(*, touchpoint: Touchpoint, category: str = "", limit: int = 20):
+@dataclass(frozen=True)
+class Comment:
+    score: int
+    category: str
+    created_at: dt.datetime
+    comment: str
+
+
+def latest_comments(
+    *, touchpoint: Touchpoint, category: str = "", contact_details: bool, limit: int = 20
+) -> list[Comment]:
+    """The touchpoint's latest comments, scrubbed of contact details unless the viewer
+    may see customer personal data (privacy.shown_comment)."""
     qs = Response.objects.filter(touchpoint=touchpoint).exclude(comment="").select_related("person")
     if category:
         qs = qs.filter(category=category)
-    return qs.order_by("-created_at")[:limit]
+    return [
+        Comment(
+            r.score, r.category, r.created_at, shown_comment(r, contact_details=contact_details)
+        )
+        for r in qs.order_by("-created_at")[:limit]
+    ]
 
 
 PUBLIC_TOUCHPOINT_TTL = 30.0

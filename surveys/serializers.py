@@ -22,6 +22,7 @@ from rest_framework import serializers
 
 from surveys import selectors, services
 from surveys.models import Invitation, Person, Response, Touchpoint
+from surveys.privacy import shown_comment
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_ID = 2**63 - 1
@@ -313,9 +314,11 @@ class ResponseSerializer(serializers.Serializer):
     touchpoint = serializers.SlugField(read_only=True)
     score = serializers.IntegerField(read_only=True)
     category = serializers.ChoiceField(choices=Response.Category.choices, read_only=True)
-    comment = serializers.CharField(read_only=True)
+    comment = serializers.CharField(
+        read_only=True, help_text="Contact details masked without access to personal data."
+    )
     channel = serializers.ChoiceField(choices=Invitation.Channel.choices, read_only=True)
-    properties = serializers.DictField(read_only=True)
+    properties = serializers.DictField(read_only=True, allow_null=True)
     person = PersonSerializer(read_only=True, allow_null=True)
     invitation = serializers.IntegerField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
@@ -323,17 +326,16 @@ class ResponseSerializer(serializers.Serializer):
 
     def to_representation(self, obj):
         moment = serializers.DateTimeField().to_representation
+        pii = self.context.get("pii")
         return {
             "id": obj.pk,
             "touchpoint": obj.touchpoint.slug,
             "score": obj.score,
             "category": obj.category,
-            "comment": obj.comment,
+            "comment": shown_comment(obj, contact_details=pii),
             "channel": obj.channel,
-            "properties": obj.properties,
-            "person": None
-            if obj.person_id is None
-            else person_data(obj.person, self.context.get("pii")),
+            "properties": obj.properties if pii else None,
+            "person": None if obj.person_id is None else person_data(obj.person, pii),
             "invitation": obj.invitation_id,
             "created_at": moment(obj.created_at),
             "updated_at": moment(obj.updated_at),
@@ -388,6 +390,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         choices=Invitation.SkipReason.choices, allow_blank=True, read_only=True
     )
     skip_reason_text = serializers.CharField(source="get_skip_reason_display", read_only=True)
+    properties = serializers.SerializerMethodField()
     survey_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -414,6 +417,12 @@ class InvitationSerializer(serializers.ModelSerializer):
     @extend_schema_field(PersonSerializer())
     def get_person(self, obj):
         return PersonSerializer(obj.person, context=self.context).data
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_properties(self, obj):
+        """The survey's attributes (often the customer's): personal data, like the
+        person's own properties."""
+        return obj.properties if self.context.get("pii") else None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_survey_url(self, obj):

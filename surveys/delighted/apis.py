@@ -269,8 +269,9 @@ class _Responses(V1View):
 
     def serialize(self, rows: list[Response], expand: set[str]) -> list[dict]:
         notes = selectors.notes_for([r.pk for r in rows]) if "notes" in expand and rows else {}
+        pii = api.can_see_pii(self.request)
         return [
-            out.response_data(r, expand_person="person" in expand, notes=notes.get(r.pk))
+            out.response_data(r, pii=pii, expand_person="person" in expand, notes=notes.get(r.pk))
             for r in rows
         ]
 
@@ -286,11 +287,12 @@ class _Responses(V1View):
         response = services.response_update(
             response=response, score=score, comment=comment, properties=properties
         )
-        response = Response.objects.select_related("touchpoint").get(pk=response.pk)
+        response = Response.objects.select_related("touchpoint", "person").get(pk=response.pk)
         return ApiResponse(self.serialize([response], set())[0])
 
     def queryset(self, expand: set[str]):
-        qs = Response.objects.select_related("touchpoint")
+        # The person's name too: a comment shown without personal data is scrubbed of it.
+        qs = Response.objects.select_related("touchpoint", "person")
         if "person" in expand:
             qs = qs.select_related("person").annotate(
                 **selectors.activity(ref="person_id", prefix="person_")

@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 
 from surveys import nps, services
 from surveys.models import Invitation, Person, Response
+from surveys.privacy import shown_comment
 from surveys.serializers import has_nul
 
 # Unix seconds accepted: the epoch (Delighted integrations pass since=0 for "all")
@@ -219,8 +220,14 @@ def permalink(response: Response) -> str:
 
 
 def response_data(
-    response: Response, *, expand_person: bool = False, notes: list[dict] | None = None
+    response: Response,
+    *,
+    pii: bool,
+    expand_person: bool = False,
+    notes: list[dict] | None = None,
 ) -> dict:
+    """Delighted's survey response. Without access to personal data (`read` and `write`
+    keys) the comment is scrubbed of contact details and person_properties is null."""
     if response.person_id is None:
         person = None
     elif expand_person:
@@ -232,11 +239,11 @@ def response_data(
         "person": person,
         "survey_type": "nps",
         "score": response.score,
-        "comment": response.comment or None,
+        "comment": shown_comment(response, contact_details=pii) or None,
         "permalink": permalink(response),
         "created_at": ts(response.created_at),
         "updated_at": ts(response.updated_at),
-        "person_properties": response.properties or {},
+        "person_properties": (response.properties or {}) if pii else None,
         "notes": [
             {
                 "id": str(note["id"]),

@@ -514,7 +514,7 @@ def test_survey_responses_filter_order_and_page(read_v1, touchpoint, touchpoint_
     assert ids({"per_page": 2, "page": 9}) == []
 
 
-def test_a_response_has_delighteds_shape(read_v1, touchpoint):
+def test_a_response_has_delighteds_shape(admin_v1, touchpoint):
     person = PersonFactory()
     moment = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
     response = ResponseFactory(
@@ -526,7 +526,7 @@ def test_a_response_has_delighteds_shape(read_v1, touchpoint):
         created_at=moment,
         updated_at=moment,
     )
-    data = read_v1.get(f"/v1/survey_responses/{response.pk}.json").json()
+    data = admin_v1.get(f"/v1/survey_responses/{response.pk}.json").json()
     assert data == {
         "id": str(response.pk),
         "person": str(person.pk),
@@ -543,6 +543,24 @@ def test_a_response_has_delighteds_shape(read_v1, touchpoint):
     }
 
 
+def test_without_personal_data_a_response_has_its_comment_scrubbed_and_no_properties(
+    read_v1, admin_v1, touchpoint
+):
+    person = PersonFactory(name="Jean Dupont")
+    comment = "Dupont here: call me on +33 6 12 34 56 78 or jean.dupont@example.com"
+    response = ResponseFactory(
+        touchpoint=touchpoint, person=person, score=2, comment=comment, properties={"vip": "yes"}
+    )
+    url = f"/v1/survey_responses/{response.pk}.json"
+    data = read_v1.get(url).json()
+    assert data["comment"] == "D. here: call me on [hidden] or [hidden]"
+    assert data["person_properties"] is None
+    [listed] = read_v1.get("/v1/survey_responses.json").json()
+    assert listed == data
+    full = admin_v1.get(url).json()
+    assert (full["comment"], full["person_properties"]) == (comment, {"vip": "yes"})
+
+
 def test_updating_a_score_reopens_the_follow_up_and_recounts_the_day(write_v1, touchpoint):
     person = PersonFactory()
     response = services.response_record(touchpoint=touchpoint, score=9, person=person)
@@ -554,8 +572,9 @@ def test_updating_a_score_reopens_the_follow_up_and_recounts_the_day(write_v1, t
     assert got.status_code == 200
     data = got.json()
     assert data["score"] == 2 and data["comment"] == "Actually, awful"
-    assert data["person_properties"] == {"plan": "pro"}
+    assert data["person_properties"] is None  # a write key reads no personal data
     response.refresh_from_db()
+    assert response.properties == {"plan": "pro"}
     assert response.category == "detractor"
     assert FollowUpCase.objects.filter(response=response).exists()
     assert read_metrics(write_v1)["detractor_count"] == 1

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from feedback.models import FollowUpCase
+from surveys import services
 from surveys.hooks import responses_recorded
 from surveys.models import NpsDaily, Response
 from tests.factories import PersonFactory, ResponseFactory
@@ -30,7 +31,27 @@ def test_a_response_is_recorded_and_returned(write_api, touchpoint):
     stored = Response.objects.get(pk=body["id"])
     assert (stored.score, stored.category, stored.comment) == (10, "promoter", "Great")
     assert body["touchpoint"] == "support-call" and body["category"] == "promoter"
-    assert body["properties"] == {"order": "A1"} and body["person"] is None
+    assert body["person"] is None
+    assert body["properties"] is None and stored.properties == {"order": "A1"}  # no personal data
+
+
+def test_without_personal_data_responses_and_invitations_hide_what_may_name_the_customer(
+    read_api, admin_api, touchpoint
+):
+    from tests.factories import InvitationFactory, PersonFactory
+
+    person = PersonFactory(name="Jean Dupont")
+    invitation = InvitationFactory(touchpoint=touchpoint, person=person, properties={"vip": "y"})
+    comment = "Dupont here: +33 6 12 34 56 78, jean.dupont@example.com"
+    services.response_record(invitation=invitation, touchpoint=touchpoint, score=2, comment=comment)
+    [shown] = read_api.get(URL).json()["results"]
+    assert shown["comment"] == "D. here: [hidden], [hidden]"
+    assert shown["properties"] is None and shown["person"]["name"] is None
+    [listed] = read_api.get("/api/invitations/").json()["results"]
+    assert listed["properties"] is None
+    [full] = admin_api.get(URL).json()["results"]
+    assert (full["comment"], full["properties"]) == (comment, {"vip": "y"})
+    assert admin_api.get("/api/invitations/").json()["results"][0]["properties"] == {"vip": "y"}
 
 
 def test_a_detractor_gets_its_case_in_the_same_request(write_api, touchpoint):

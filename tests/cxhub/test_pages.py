@@ -136,6 +136,23 @@ def test_touchpoint_page_shows_distribution_and_filters_comments(client, employe
     assert client.get(f"/touchpoints/{touchpoint.slug}/?category=<b>").status_code == 200
 
 
+def test_touchpoint_comments_show_contact_details_to_cx_admins_only(
+    client, employee, executive, cx_admin, touchpoint
+):
+    from surveys.models import Person
+
+    person = Person.objects.create(email="jean.dupont@example.com", name="Jean Dupont")
+    comment = "Dupont here, call me back on +33 6 12 34 56 78 or jean.dupont@example.com"
+    ResponseFactory(touchpoint=touchpoint, person=person, score=2, comment=comment)
+    for viewer in (employee, executive):
+        client.force_login(viewer)
+        text = client.get(f"/touchpoints/{touchpoint.slug}/").content.decode()
+        assert "D. here, call me back on [hidden] or [hidden]" in text
+        assert "12 34 56 78" not in text and "dupont@" not in text and "Dupont" not in text
+    client.force_login(cx_admin)
+    assert comment in client.get(f"/touchpoints/{touchpoint.slug}/").content.decode()
+
+
 def test_touchpoint_page_query_count_is_pinned(
     client, employee, touchpoint, django_assert_max_num_queries
 ):

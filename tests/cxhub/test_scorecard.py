@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -14,6 +15,7 @@ from cxhub import selectors, services
 from cxhub.models import AlertDelivery, DigestDelivery, NpsBreach, TeamAlert
 from surveys import nps
 from surveys import services as survey_services
+from surveys.models import Touchpoint
 from surveys.selectors import Period
 from tests.factories import ResponseFactory
 
@@ -191,6 +193,19 @@ def test_a_team_lead_digest_has_their_team_and_overdue_cases(
     assert "Support call" in exec_text and "Stop these emails" in exec_text
 
 
+def test_the_digests_quotes_carry_no_contact_details(client, executive, data):
+    ResponseFactory(
+        touchpoint=Touchpoint.objects.get(slug="support-call"),
+        score=10,
+        comment="Ask for me, lea@example.org, anytime: Léa is grateful",
+        created_at=NOW - dt.timedelta(days=6),  # in the last complete week
+    )
+    client.force_login(executive)
+    text = client.get("/scorecard/digest-preview/").content.decode()
+    assert "Ask for me, [hidden], anytime: Léa is grateful" in text
+    assert "lea@example.org" not in text
+
+
 def test_digest_preview_renders_for_a_lead(client, lead_a, data):
     client.force_login(lead_a)
     page = client.get("/scorecard/digest-preview/")
@@ -238,6 +253,18 @@ def test_a_new_detractor_posts_to_the_teams_webhook(
     assert len(webhook.bodies) == 1
     assert b"New detractor (2) at Support call" in webhook.bodies[0]
     assert AlertDelivery.objects.get().status == "sent"
+
+
+def test_a_team_alert_carries_no_contact_details(
+    webhook, touchpoint, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        survey_services.response_record(
+            touchpoint=touchpoint, score=1, comment="Call me: 06 12 34 56 78"
+        )
+    assert json.loads(webhook.bodies[0]) == {
+        "text": "New detractor (1) at Support call: “Call me: [hidden]”"
+    }
 
 
 def test_a_failing_webhook_is_retried_and_logged_and_never_breaks_the_request(

@@ -2,7 +2,7 @@
 
 from recognition import selectors
 from recognition.models import PraiseExclusion
-from recognition.privacy import scrub_comment
+from surveys.privacy import scrub_comment
 
 LEAKY = (
     "Sarah was great. Call me back on +33 6 11 22 33 44 or 06.11.22.33.44, "

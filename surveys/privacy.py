@@ -1,9 +1,11 @@
-"""What of a customer may be shown to every employee (design §6): first name and
-initial at most, no contact details.
+"""What of a customer may be shown to those who may not see customer personal data
+(design §6: employees, executives, managers outside their cases, `read` and `write`
+API keys): first name and initial at most, no contact details.
 
-Praise is shown company-wide, so a comment is scrubbed before it is displayed: email
-addresses and phone numbers in it are masked, and the customer's own surname is
-shortened to its initial, as `Person.first_name_and_initial` does for the name.
+A comment shown to them is scrubbed first (praise, the touchpoint page, the weekly
+digest, team alerts, the API's responses): email addresses and phone numbers in it
+are masked, and the customer's own surname is shortened to its initial, as
+`Person.first_name_and_initial` does for the name.
 """
 
 from __future__ import annotations
@@ -49,3 +51,12 @@ def scrub_comment(comment: str, *, customer_name: str | None = "") -> str:
             text,
         )
     return text
+
+
+def shown_comment(response, *, contact_details: bool) -> str:
+    """A response's comment as shown to a viewer: whole for those who may see customer
+    personal data, scrubbed for everyone else (needs `response.person` loaded)."""
+    if contact_details or not response.comment:
+        return response.comment
+    person = response.person if response.person_id else None
+    return scrub_comment(response.comment, customer_name=person.name if person else "")
