@@ -204,7 +204,10 @@ def actions(request):
     qs = selectors.actions_for_user(request.user)
     if not editor:
         qs = qs.filter(published_at__isnull=False)
-    return render(request, "feedback/actions.html", {"actions": qs, "can_edit": editor})
+    # An Edit link only where action_edit lets the user in (a lead: their teams' actions).
+    editable = set(_editable_teams(request.user).values_list("pk", flat=True)) if editor else set()
+    rows = [(action, action.owner_team_id in editable) for action in qs]
+    return render(request, "feedback/actions.html", {"rows": rows, "can_edit": editor})
 
 
 def _editable_teams(user):

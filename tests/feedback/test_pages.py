@@ -286,6 +286,28 @@ def test_a_lead_cannot_create_actions_for_another_team(client, lead_a, team_b):
     assert ImprovementAction.objects.count() == 0
 
 
+def test_a_lead_is_offered_edit_links_only_for_their_teams_actions(
+    client, lead_a, cx_admin, team_a, team_b
+):
+    from django.utils import timezone
+
+    now = timezone.now()
+    ours = ImprovementAction.objects.create(
+        title="Ours", summary="a", owner_team=team_a, published_at=now
+    )
+    theirs = ImprovementAction.objects.create(
+        title="Theirs", summary="b", owner_team=team_b, published_at=now
+    )
+    client.force_login(lead_a)
+    text = client.get("/cases/actions/").content.decode()
+    assert "Theirs" in text  # published: everyone reads it
+    assert f"/cases/actions/{ours.pk}/edit/" in text
+    assert f"/cases/actions/{theirs.pk}/edit/" not in text
+    assert client.get(f"/cases/actions/{theirs.pk}/edit/").status_code == 404
+    client.force_login(cx_admin)
+    assert f"/cases/actions/{theirs.pk}/edit/" in client.get("/cases/actions/").content.decode()
+
+
 def test_assignment_email_is_sent_once(record, touchpoint, manager_a):
     mail.outbox.clear()
     record(touchpoint, 3)
