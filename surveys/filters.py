@@ -33,20 +33,23 @@ class _BoundedDatesForm(forms.Form):
                 self.add_error(name, "Must be between 2000-01-01 and 2100-01-01.")
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
-            self.add_error("since", "Must not be after until.")
+            self.add_error("since", "The start date is after the end date.")
         return data
 
 
 class ResponseFilter(django_filters.FilterSet):
+    # The labels are the list page's (its errors name the fields as its form does).
     touchpoint = django_filters.CharFilter(
-        field_name="touchpoint__slug", help_text="A touchpoint's slug."
+        field_name="touchpoint__slug", label="Touchpoint", help_text="A touchpoint's slug."
     )
-    category = django_filters.ChoiceFilter(choices=Response.Category.choices)
+    category = django_filters.ChoiceFilter(choices=Response.Category.choices, label="Category")
     since = django_filters.DateFilter(
-        method="filter_since", help_text="Created on or after this local day."
+        method="filter_since", label="From", help_text="Created on or after this local day."
     )
     until = django_filters.DateFilter(
-        method="filter_until", help_text="Created on or before this local day (included)."
+        method="filter_until",
+        label="To",
+        help_text="Created on or before this local day (included).",
     )
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Created or changed since (ISO 8601)."

@@ -249,7 +249,11 @@ def responses_list(request):
         "surveys/responses.html",
         {
             "filterset": filterset,
-            "errors": filterset.errors,
+            # Named as the form names them ("From", not "since").
+            "errors": [
+                (filterset.form.fields[name].label if name in filterset.form.fields else name, e)
+                for name, e in filterset.errors.items()
+            ],
             "page": page,
             "q": q,
             "query": query.urlencode(),
