@@ -184,7 +184,11 @@ def public_thanks(request, slug):
     return render(
         request,
         "surveys/survey_thanks.html",
-        {"touchpoint": touchpoint, "again_url": reverse("surveys:public", args=[slug])},
+        {
+            "touchpoint": touchpoint,
+            "again_url": reverse("surveys:public", args=[slug]),
+            "public": True,
+        },
     )
 
 

@@ -57,6 +57,7 @@ def test_survey_flow_end_to_end_updates_the_dashboard(
         )
     assert answer.status_code == 302
     assert answer["Location"] == f"/r/{invited.token}/thanks/"
+    assert "Change my answer" in customer_client.get(answer["Location"]).content.decode()
 
     response = Response.objects.get()
     assert (response.score, response.category, response.comment) == (
@@ -128,6 +129,11 @@ def test_public_link_takes_anonymous_responses(
     response = Response.objects.get()
     assert (response.score, response.person, response.invitation) == (10, None, None)
     assert NpsDaily.objects.get(touchpoint=touchpoint).promoters == 1
+    # A public link takes a new answer each time (the next customer at the kiosk): the
+    # thanks page does not offer to "change" this one.
+    thanks = customer_client.get(answer["Location"]).content.decode()
+    assert f'<a href="/s/{touchpoint.slug}/">Give another answer</a>' in thanks
+    assert "Change my answer" not in thanks
 
 
 def test_inactive_or_unknown_touchpoint_public_link_is_404(customer_client, touchpoint):
