@@ -140,5 +140,9 @@ def csrf_failure(request, reason=""):
     403_csrf.html without the reason, so this view passes it."""
     from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 
-    context = {"no_cookie": reason == REASON_NO_CSRF_COOKIE, "reason": reason}
+    context = {
+        "no_cookie": reason == REASON_NO_CSRF_COOKIE,
+        "reason": reason,
+        "form_url": request.get_full_path(),
+    }
     return render(request, "403_csrf.html", context, status=403)

@@ -98,6 +98,8 @@ def test_a_refused_csrf_check_tells_the_customer_what_to_do_in_their_language(to
     assert '<html lang="fr">' in text
     assert "Ce formulaire n'a pas pu être envoyé" in text
     assert "Autorisez les cookies" in text  # no CSRF cookie was sent
+    # Its way out is the survey it came from, not the staff login behind "/".
+    assert f'href="/s/{touchpoint.slug}/">Rouvrir le formulaire</a>' in text
     # A cookie, but not the token of the page it came from (a stale form).
     strict.get(f"/s/{touchpoint.slug}/")
     page = strict.post(f"/s/{touchpoint.slug}/", {"score": "3", "csrfmiddlewaretoken": "x" * 64})
