@@ -211,6 +211,7 @@ def test_digest_preview_renders_for_a_lead(client, lead_a, data):
     page = client.get("/scorecard/digest-preview/")
     assert page.status_code == 200
     assert b"Your team: Support" in page.content
+    assert b'<meta name="viewport" content="width=device-width, initial-scale=1">' in page.content
 
 
 # --- alerts -------------------------------------------------------------------------------
