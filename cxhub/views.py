@@ -96,7 +96,7 @@ def _database_ok() -> tuple[bool, str]:
             cursor.execute("SELECT 1")
         return True, connection.vendor
     except Exception as exc:  # reported, not raised: this is the health check
-        return False, f"{type(exc).__name__}: {exc}"
+        return False, _failure("database", exc)
 
 
 def _broker_ok() -> tuple[bool, str]:
@@ -110,7 +110,14 @@ def _broker_ok() -> tuple[bool, str]:
             conn.ensure_connection(max_retries=0, timeout=2)
         return True, "reachable"
     except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        return False, _failure("broker", exc)
+
+
+def _failure(service: str, exc: Exception) -> str:
+    """The answer names the error's kind only: /healthz is public, and the message
+    carries hosts, ports and user names. The whole of it goes to the log."""
+    logger.warning("healthz: %s unavailable: %s: %s", service, type(exc).__name__, exc)
+    return f"unavailable ({type(exc).__name__})"
 
 
 @never_cache
