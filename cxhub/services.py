@@ -168,15 +168,22 @@ def alerts_redeliver(*, older_than_minutes: int = 2) -> int:
     )
 
 
+def chat_escape(text: str) -> str:
+    """Text as Slack-compatible chats show it literally: `<!channel>` and
+    `<https://…|label>` are markup there, so & < > are escaped (Slack's own rule)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def alert_new_detractor(*, response) -> None:
     """Called inside the survey's transaction: one cached lookup, then only a log row."""
     team_id = response.touchpoint.owner_team_id
     config = team_alert(team_id)
     if config is None or not config.new_detractors:
         return
-    # The team's chat: employees read it too, so no contact details (design §6).
-    shown = shown_comment(response, contact_details=False)
-    comment = f": “{shown[:200]}”" if shown else ""
+    # The team's chat: employees read it too, so no contact details (design §6); and
+    # the customer's text cannot ping the channel or plant a disguised link there.
+    shown = chat_escape(shown_comment(response, contact_details=False)[:200])
+    comment = f": “{shown}”" if shown else ""
     alert_send(
         team_id=team_id,
         kind="new_detractor",

@@ -268,6 +268,19 @@ def test_a_team_alert_carries_no_contact_details(
     }
 
 
+def test_a_customers_comment_cannot_ping_the_channel_or_plant_a_link_in_an_alert(
+    webhook, customer_client, touchpoint, django_capture_on_commit_callbacks
+):
+    comment = "<!channel> <https://evil.example/sso|Open case in CX Hub> & log in"
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_client.post(f"/s/{touchpoint.slug}/", {"score": "0", "comment": comment})
+    text = json.loads(webhook.bodies[0])["text"]
+    assert text == (
+        "New detractor (0) at Support call: “&lt;!channel&gt; "
+        "&lt;https://evil.example/sso|Open case in CX Hub&gt; &amp; log in”"
+    )
+
+
 def test_a_failing_webhook_is_retried_and_logged_and_never_breaks_the_request(
     webhook, client, touchpoint, django_capture_on_commit_callbacks, time_machine
 ):
