@@ -169,7 +169,13 @@ def case_follow_response(*, response: Response, created: bool, previous_score: i
     a case when the transaction commits; a later promoter answer from the same person
     marks their closed cases recovered.
     """
-    case = None if created else FollowUpCase.objects.filter(response=response).first()
+    # Locked: a manager logging a call (contact_attempt_log locks it too) and this
+    # decision do not interleave, so a worked case is never closed behind their back.
+    case = (
+        None
+        if created
+        else FollowUpCase.objects.select_for_update().filter(response=response).first()
+    )
     if response.category == nps.DETRACTOR:
         if case is None:
             case_open(response=response)
@@ -507,7 +513,9 @@ def case_close(
         raise CaseError("Close a case as resolved or unreachable.")
     with transaction.atomic():
         case = (
-            FollowUpCase.objects.select_for_update()
+            # The case's row only (of=self): locking the response too, in the opposite
+            # order to a customer's re-answer (response, then case), deadlocked them.
+            FollowUpCase.objects.select_for_update(of=("self",))
             .select_related("response__touchpoint")
             .get(pk=case.pk)
         )

@@ -311,3 +311,119 @@ def test_a_detractor_again_does_not_recover(record, touchpoint, manager_a, root_
     record(touchpoint, 8, email="claire@example.net")
     case.refresh_from_db()
     assert case.recovered_at is None
+
+
+def _invited_detractor(touchpoint):
+    from surveys import services as survey_services
+    from tests.factories import InvitationFactory
+
+    invitation = InvitationFactory(touchpoint=touchpoint, status=Invitation.Status.SENT)
+    survey_services.response_record(touchpoint=touchpoint, score=3, invitation=invitation)
+    return invitation, FollowUpCase.objects.get(response__invitation=invitation)
+
+
+def _rescore_paused(monkeypatch, invitation, score):
+    """Start the customer's re-answer in a thread, paused just before it writes the
+    case closed (it has decided: untouched, no call logged); returns (go, thread,
+    errors)."""
+    from surveys import services as survey_services
+
+    deciding, go, errors = threading.Event(), threading.Event(), []
+    save = FollowUpCase.save
+
+    def paused(self, *args, **kwargs):
+        if kwargs.get("update_fields") == ["status", "outcome", "closed_at"]:
+            deciding.set()
+            go.wait(10)
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(FollowUpCase, "save", paused)
+
+    def rescore():
+        try:
+            survey_services.response_record(
+                touchpoint=invitation.touchpoint, score=score, invitation=invitation
+            )
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=rescore)
+    thread.start()
+    assert deciding.wait(10)
+    return go, thread, errors
+
+
+def _in_thread(call, errors):
+    def run():
+        try:
+            call()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_logged_while_the_customer_rescores_is_never_lost_by_closing_the_case(
+    touchpoint, manager_a, monkeypatch
+):
+    """The customer re-answers 9 while a manager logs a call: the two are serialised on
+    the case, so the case never ends closed as 'no longer a detractor' with a call."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL; CI always runs this on PostgreSQL")
+    invitation, case = _invited_detractor(touchpoint)
+    go, rescore, errors = _rescore_paused(monkeypatch, invitation, 9)
+    logged = []
+    call = _in_thread(
+        lambda: services.contact_attempt_log(
+            case=case, by=manager_a, outcome="reached", notes="Spoke, promised a refund"
+        ),
+        logged,
+    )
+    call.join(1)  # before the fix it committed here, under the re-answer's feet
+    go.set()
+    rescore.join(20)
+    call.join(20)
+    assert errors == []
+    case.refresh_from_db()
+    # The re-answer went first (it held the case): closed, and the call was refused
+    # with a reason; never a closed case with a logged call.
+    assert (case.status, case.outcome, case.attempts.count()) == (
+        "closed",
+        FollowUpCase.Outcome.NO_LONGER_DETRACTOR,
+        0,
+    )
+    assert [str(e) for e in logged] == ["This case is closed: no more attempts can be logged."]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_close_racing_the_customers_rescore_does_not_deadlock(touchpoint, manager_a, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL; CI always runs this on PostgreSQL")
+    from feedback.models import RootCause
+
+    invitation, case = _invited_detractor(touchpoint)
+    cause = RootCause.objects.create(name="Late")
+    go, rescore, errors = _rescore_paused(monkeypatch, invitation, 10)
+    closed = []
+    closer = _in_thread(
+        lambda: services.case_close(
+            case=case, by=manager_a, outcome="resolved", root_causes=[cause], resolution="Sorted"
+        ),
+        closed,
+    )
+    closer.join(1)
+    go.set()
+    rescore.join(20)
+    closer.join(20)
+    assert errors == []  # the customer's answer went through (no deadlock victim)
+    assert [type(e).__name__ for e in closed] in ([], ["CaseError"])  # never a deadlock
+    case.refresh_from_db()
+    assert case.status == "closed"
+    assert case.events.filter(kind=CaseEvent.Kind.CLOSED).count() == 1
