@@ -238,6 +238,11 @@ def postcard_send(
     with transaction.atomic():
         # One sender's postcards are serialised, so two tabs cannot both pass the cap.
         User.objects.select_for_update().filter(pk=sender.pk).first()
+        # Again under the lock: the same submit may have committed while we waited
+        # (before the cap check, or the cap would refuse the last postcard of the day).
+        existing = Postcard.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
         if not from_customer:
             sent_today = Postcard.objects.filter(
                 sender=sender, from_customer=False, created_at__gte=local_day_start(now)

@@ -55,6 +55,25 @@ def test_a_double_submit_racing_itself_creates_one_postcard(employee, manager_a,
     assert set(PostcardCount.objects.values_list("received", flat=True)) == {1}
 
 
+def test_a_double_submit_of_the_last_postcard_of_the_day_sends_it_once(
+    employee, manager_a, value, settings
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises every write: no race to lose")
+    settings.POSTCARD_DAILY_CAP = 1
+
+    def send():
+        return services.postcard_send(
+            sender=employee, recipient=manager_a, value=value, message="Hi", idempotency_key="k"
+        )
+
+    results = _at_once(send, send)
+    # Both get the one postcard: the second is not refused for the cap the first used up.
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for _, created in results) == [False, True]
+    assert Postcard.objects.count() == 1
+
+
 def test_two_tabs_cannot_both_pass_the_daily_cap(employee, manager_a, value, settings):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises every write: no race to lose")
