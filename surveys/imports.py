@@ -81,6 +81,10 @@ CXHUB, DELIGHTED = "cxhub", "delighted"
 USE_COPY = True
 FIRST_DAY = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 SOURCE_KEY_MAX = Response._meta.get_field("source_key").max_length
+# Checked per row, so that a value the column cannot hold skips its row with a reason
+# instead of failing the whole file.
+EMAIL_MAX = Person._meta.get_field("email").max_length
+NAME_MAX = Person._meta.get_field("name").max_length
 
 # canonical field → accepted (normalised) header names
 ALIASES = {
@@ -322,6 +326,8 @@ class Cleaner:
         email = cell(cells, "email").strip().lower()
         if email and not _EMAIL.fullmatch(email):
             raise RowError(f"email: {email[:60]!r} is not an email address")
+        if len(email) > EMAIL_MAX:
+            raise RowError(f"email: {len(email)} characters, at most {EMAIL_MAX}")
         phone = cell(cells, "phone")
         if phone:
             try:
@@ -330,6 +336,9 @@ class Cleaner:
                 raise RowError(
                     f"phone: {phone[:30]!r} is not a phone number in E.164 form"
                 ) from None
+        name = cell(cells, "name").strip() if (email or phone) else ""
+        if len(name) > NAME_MAX:
+            raise RowError(f"name: {len(name)} characters, at most {NAME_MAX}")
         properties: dict = {}
         if self.own:
             channel = cell(cells, "channel").strip() or Invitation.Channel.WEB
@@ -383,7 +392,7 @@ class Cleaner:
             touchpoint,
             email,
             phone,
-            cell(cells, "name").strip() if (email or phone) else "",
+            name,
             person_properties if (email or phone) else {},
             score,
             comment,
@@ -766,31 +775,42 @@ def _run(response_import: ResponseImport, now: dt.datetime) -> None:
     batch: list[Row] = []
     counted = 0
     bad: list[dict] = []
-    for number, cells in enumerate(reader, start=2):
-        if not any(cells):
-            continue
-        counted += 1
-        if counted <= done:
-            # Written by the run that died; its days still need their rollups.
-            try:
-                row = cleaner.clean(cells, number)
-            except RowError:
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(cells):
                 continue
-            _touch(touched, row.touchpoint.pk, row.created_at)
-            continue
-        try:
-            batch.append(cleaner.clean(cells, number))
-        except RowError as exc:
-            bad.append({"row": number, "reason": str(exc)})
-        if len(batch) + len(bad) >= BATCH_SIZE:
+            counted += 1
+            if counted <= done:
+                # Written by the run that died; its days still need their rollups.
+                try:
+                    row = cleaner.clean(cells, number)
+                except RowError:
+                    continue
+                _touch(touched, row.touchpoint.pk, row.created_at)
+                continue
+            try:
+                batch.append(cleaner.clean(cells, number))
+            except RowError as exc:
+                bad.append({"row": number, "reason": str(exc)})
+            if len(batch) + len(bad) >= BATCH_SIZE:
+                _write_batch(response_import, batch, bad, report, now, touched)
+                batch, bad = [], []
+        if batch or bad:
             _write_batch(response_import, batch, bad, report, now, touched)
-            batch, bad = [], []
-    if batch or bad:
-        _write_batch(response_import, batch, bad, report, now, touched)
-    for tp_id, (first, last) in touched.items():
-        services.rollups_recompute_range(
-            start=services.local_day(first), end=services.local_day(last), touchpoint_ids=[tp_id]
-        )
+    finally:
+        # Also when the run fails midway: the batches it committed count in the rollups
+        # (no sweeper would: imported rows carry old dates).
+        try:
+            for tp_id, (first, last) in touched.items():
+                services.rollups_recompute_range(
+                    start=services.local_day(first),
+                    end=services.local_day(last),
+                    touchpoint_ids=[tp_id],
+                )
+        except Exception:  # the run's own error, if any, is the one to report
+            logger.exception(
+                "import %s: the rollups of its days were not recomputed", response_import.pk
+            )
 
 
 def _exported_from_here(rows: list[Row]) -> set[str]:

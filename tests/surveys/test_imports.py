@@ -575,6 +575,47 @@ def test_an_import_that_fails_says_why_and_keeps_its_file(touchpoint, monkeypatc
     assert Response.objects.count() == 0
 
 
+def test_an_import_that_fails_midway_still_counts_what_it_stored_in_the_rollups(
+    touchpoint, monkeypatch
+):
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    real_insert = imports._responses_insert
+    calls = []
+
+    def fails_on_the_second_batch(rows, now):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real_insert(rows, now)
+
+    monkeypatch.setattr(imports, "_responses_insert", fails_on_the_second_batch)
+    created = imports.response_import_create(
+        filename="d.csv",
+        content=delighted_csv(sample_rows(5)),
+        default_touchpoint=touchpoint,
+        enqueue=False,
+    )
+    failed = imports.response_import_run(import_id=created.pk)
+    assert (failed.status, failed.imported) == ("failed", 2)
+    # The first batch is stored, and counted: no sweeper looks at days this old.
+    assert Response.objects.count() == 2
+    assert sum(r.counts.total for r in NpsDaily.objects.all()) == 2
+
+
+def test_a_name_or_an_email_longer_than_its_column_skips_its_row_not_the_file(
+    run_import, touchpoint
+):
+    rows = sample_rows(3)
+    rows[1][5] = "N" * 201  # Name
+    rows[2][6] = "a" * 250 + "@example.net"  # Email
+    done = run_import(delighted_csv(rows), default_touchpoint=touchpoint)
+    assert (done.status, done.imported, done.skipped) == ("done", 1, 2)
+    assert [r["reason"] for r in done.report] == [
+        "name: 201 characters, at most 200",
+        "email: 262 characters, at most 254",
+    ]
+
+
 # --- management command ----------------------------------------------------------------------
 
 
