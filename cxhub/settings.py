@@ -147,6 +147,9 @@ STORAGES = {
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CX Hub <cx@example.com>")
+# Seconds an SMTP server may take to answer (Django's default is to wait forever, and a
+# silent server would hold a worker, and the email it claimed, for good).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # Redis: broker for Celery and shared cache. Without it, tasks run eagerly.
 REDIS_URL = env.str("REDIS_URL", default="")

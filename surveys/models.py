@@ -154,6 +154,9 @@ class Invitation(models.Model):
     responded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     send_attempts = models.PositiveSmallIntegerField(default=0)
+    # When a worker claimed the send (scheduled → sending): the sweeper frees a claim
+    # only once it is old enough that its worker must have died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
 
     objects = InvitationQuerySet.as_manager()

@@ -352,7 +352,7 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
     now = timezone.now()
     claimed = Invitation.objects.filter(
         pk=invitation_id, status=Invitation.Status.SCHEDULED, scheduled_for__lte=now
-    ).update(status=Invitation.Status.SENDING, send_attempts=F("send_attempts") + 1)
+    ).update(status=Invitation.Status.SENDING, send_attempts=F("send_attempts") + 1, claimed_at=now)
     if not claimed:
         return None
     invitation = Invitation.objects.select_related("person", "touchpoint").get(pk=invitation_id)
@@ -400,13 +400,16 @@ def _send_sms(invitation: Invitation) -> None:
 
 
 def invitations_send_due(*, now: dt.datetime | None = None, stuck_after_minutes: int = 15) -> int:
-    """Sweeper: enqueue every due invitation, and free sends a dead worker left claimed."""
+    """Sweeper: enqueue every due invitation, and free sends a dead worker left claimed
+    (claimed longer ago than any send takes: EMAIL_TIMEOUT bounds one; a send still in
+    progress is left alone, or its email would go twice)."""
     from surveys import tasks
 
     now = now or timezone.now()
+    stuck = now - dt.timedelta(minutes=stuck_after_minutes)
     Invitation.objects.filter(
+        Q(claimed_at__lte=stuck) | Q(claimed_at__isnull=True, scheduled_for__lte=stuck),
         status=Invitation.Status.SENDING,
-        scheduled_for__lte=now - dt.timedelta(minutes=stuck_after_minutes),
         sent_at__isnull=True,
     ).update(status=Invitation.Status.SCHEDULED)
     ids = list(Invitation.objects.due(now).values_list("pk", flat=True)[:5000])

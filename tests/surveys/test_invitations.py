@@ -135,6 +135,39 @@ def test_scheduled_invitations_are_sent_by_the_due_sweep(person, touchpoint, sen
     assert len(mail.outbox) == 1
 
 
+def test_the_sweeper_frees_a_dead_workers_claim_but_not_a_send_in_progress(
+    person, touchpoint, monkeypatch, time_machine
+):
+    """Due for 20 minutes (a broker outage), then claimed: while its worker is still in
+    the SMTP conversation, the sweep must not hand it to a second worker."""
+    time_machine.move_to("2026-10-01 09:00 +02:00", tick=False)
+    invitation = services.invitation_create(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now()
+    )
+    time_machine.move_to("2026-10-01 09:20 +02:00", tick=False)
+    sweeps = []
+    real_render = services._render_invitation_email
+
+    def render_then_sweep(inv):
+        sweeps.append(services.invitations_send_due())  # beat runs mid-send
+        return real_render(inv)
+
+    monkeypatch.setattr(services, "_render_invitation_email", render_then_sweep)
+    services.invitation_send(invitation_id=invitation.pk)
+    assert sweeps == [0]
+    assert len(mail.outbox) == 1
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.send_attempts) == (Invitation.Status.SENT, 1)
+
+    # A claim 16 minutes old is a dead worker's (a send gives up after EMAIL_TIMEOUT).
+    Invitation.objects.filter(pk=invitation.pk).update(
+        status=Invitation.Status.SENDING, sent_at=None
+    )
+    time_machine.move_to("2026-10-01 09:36 +02:00", tick=False)
+    monkeypatch.setattr(services, "_render_invitation_email", real_render)
+    assert services.invitations_send_due() == 1
+
+
 def test_a_failing_mail_server_leaves_the_invitation_to_retry(
     person, touchpoint, settings, django_capture_on_commit_callbacks
 ):
