@@ -34,6 +34,36 @@ def test_wrong_password_says_so(client, employee):
     assert b"didn't match" in page.content
 
 
+def test_password_guessing_locks_that_username_out_for_a_while(
+    client, employee, manager_a, time_machine, settings
+):
+    def login(username, password):
+        return client.post("/login/", {"username": username, "password": password})
+
+    time_machine.move_to("2026-11-18 10:00 +01:00", tick=False)
+    assert [login("emma", f"guess-{i}").status_code for i in range(4)] == [200] * 4
+    locked = login("emma", "guess-5")  # the fifth wrong password
+    assert locked.status_code == 429
+    text = locked.content.decode()
+    assert "Too many attempts" in text and "Try again in 15 minutes" in text
+    assert login("emma", "pw").status_code == 429  # the right password too, for now
+    assert client.post("/admin/login/", {"username": "emma", "password": "pw"}).status_code == 429
+    assert login("mia", "pw").status_code == 302  # another account is not affected
+    client.logout()
+    time_machine.move_to("2026-11-18 10:16 +01:00", tick=False)
+    assert login("emma", "pw").status_code == 302
+
+
+def test_a_correct_password_resets_the_count_of_wrong_ones(client, employee):
+    for _ in range(2):
+        for i in range(4):
+            assert (
+                client.post("/login/", {"username": "emma", "password": f"x{i}"}).status_code == 200
+            )
+        assert client.post("/login/", {"username": "emma", "password": "pw"}).status_code == 302
+        client.logout()
+
+
 def test_logout_is_a_post(client, employee):
     client.force_login(employee)
     assert client.post("/logout/").status_code == 302
