@@ -31,6 +31,14 @@ class _Api:
         context["pii"] = api.can_see_pii(self.request)
         return context
 
+    def refuse_person_filter_without_pii(self):
+        """?person= links a customer (an id a write key gets back for an email it knows)
+        to their answers: it needs access to personal data, as ?email= does."""
+        if "person" in self.request.query_params and not api.can_see_pii(self.request):
+            raise exceptions.ValidationError(
+                {"person": ["Filtering by person needs access to personal data."]}
+            )
+
 
 # --- touchpoints ---------------------------------------------------------------------------
 
@@ -127,6 +135,7 @@ class InvitationListApi(_Api, generics.ListCreateAPIView):
         responses={200: serializers.InvitationSerializer(many=True), **api.error_responses()},
     )
     def get(self, request, *args, **kwargs):
+        self.refuse_person_filter_without_pii()
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
@@ -204,6 +213,7 @@ class ResponseListApi(_Api, generics.ListCreateAPIView):
         responses={200: serializers.ResponseSerializer(many=True), **api.error_responses()},
     )
     def get(self, request, *args, **kwargs):
+        self.refuse_person_filter_without_pii()
         return super().get(request, *args, **kwargs)
 
     @extend_schema(

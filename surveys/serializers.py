@@ -335,7 +335,9 @@ class ResponseSerializer(serializers.Serializer):
             "comment": shown_comment(obj, contact_details=pii),
             "channel": obj.channel,
             "properties": obj.properties if pii else None,
-            "person": None if obj.person_id is None else person_data(obj.person, pii),
+            # Without personal data not even the id: with it a key that knows an email
+            # (POST /api/people/ returns its id) would find that customer's answers.
+            "person": None if obj.person_id is None or not pii else person_data(obj.person, pii),
             "invitation": obj.invitation_id,
             "created_at": moment(obj.created_at),
             "updated_at": moment(obj.updated_at),
@@ -414,8 +416,11 @@ class InvitationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(PersonSerializer())
+    @extend_schema_field(PersonSerializer(allow_null=True))
     def get_person(self, obj):
+        """Null without personal data (see ResponseSerializer)."""
+        if not self.context.get("pii"):
+            return None
         return PersonSerializer(obj.person, context=self.context).data
 
     @extend_schema_field(serializers.DictField(allow_null=True))

@@ -241,9 +241,12 @@ class PendingSurveyRequestsApi(V1View):
 
     def delete(self, request, person_email: str):
         person = Person.objects.filter(email=person_email.strip().lower()).first()
-        if person is None or not person_email.strip():
-            raise exceptions.NotFound(f"No person with the email {person_email!r}.")
-        services.invitations_cancel_pending(person=person)
+        if not person_email.strip():
+            raise exceptions.NotFound("Give the person's email address.")
+        # The same answer whether or not the email is a customer's: a write key must not
+        # learn who is one.
+        if person is not None:
+            services.invitations_cancel_pending(person=person)
         return ApiResponse({"ok": True})
 
 
@@ -331,6 +334,8 @@ class SurveyResponsesApi(_Responses):
                 raise out.invalid("trend", f"No touchpoint {params['trend']!r}.")
             qs = qs.filter(touchpoint=touchpoint)
         if params.get("person_id"):
+            # A write key gets a person's id back for an email it knows (POST /people).
+            self.require_admin("person_id")
             qs = qs.filter(
                 person_id=out.integer(
                     params["person_id"], "person_id", minimum=1, maximum=2**63 - 1

@@ -227,8 +227,9 @@ def response_data(
     notes: list[dict] | None = None,
 ) -> dict:
     """Delighted's survey response. Without access to personal data (`read` and `write`
-    keys) the comment is scrubbed of contact details and person_properties is null."""
-    if response.person_id is None:
+    keys) the person (even its id) and person_properties are null and the comment is
+    scrubbed of contact details."""
+    if response.person_id is None or not pii:  # not even the id: see person_id
         person = None
     elif expand_person:
         person = person_data(response.person)

@@ -305,7 +305,6 @@ def test_bad_survey_responses_get_422_and_nothing_is_recorded(write_v1, touchpoi
         ({"trend": "no-such-touchpoint"}, "trend"),
         ({"per_page": "0"}, "per_page"),
         ({"page": "x"}, "page"),
-        ({"person_id": "abc"}, "person_id"),
     ],
 )
 def test_bad_list_parameters_get_422(read_v1, touchpoint, params, field):
@@ -472,9 +471,10 @@ def test_cancelling_pending_surveys_cancels_only_the_scheduled_ones(write_v1, to
     assert later.status == "cancelled" and later.sent_at is None
 
 
-def test_cancelling_for_an_unknown_email_is_404(write_v1, touchpoint):
+def test_cancelling_for_an_unknown_email_answers_as_for_a_customer(write_v1, touchpoint):
+    # A 404 would tell a write key who is a customer and who is not.
     got = write_v1.delete("/v1/people/nobody%40example.net/survey_requests/pending")
-    assert got.status_code == 404 and got.json()["status"] == 404
+    assert got.status_code == 200 and got.json() == {"ok": True}
 
 
 # --- survey responses ------------------------------------------------------------------
@@ -509,9 +509,22 @@ def test_survey_responses_filter_order_and_page(read_v1, touchpoint, touchpoint_
     assert ids({"updated_since": ts(base + dt.timedelta(hours=9))}) == pks[:2]
     assert ids({"updated_until": ts(base + dt.timedelta(hours=5))}) == pks[5:]
     assert ids({"trend": "billing"}) == pks[1::2]
-    assert ids({"person_id": str(person.pk)}) == pks[:2]
     assert ids({"per_page": 2, "page": 2}) == pks[2:4]
     assert ids({"per_page": 2, "page": 9}) == []
+
+
+def test_person_id_filters_for_admin_keys_only(read_v1, write_v1, admin_v1, touchpoint):
+    person = PersonFactory()
+    mine = ResponseFactory(touchpoint=touchpoint, person=person, score=2)
+    ResponseFactory(touchpoint=touchpoint, score=9)
+    got = admin_v1.get("/v1/survey_responses", {"person_id": str(person.pk)})
+    assert [r["id"] for r in got.json()] == [str(mine.pk)]
+    assert admin_v1.get("/v1/survey_responses", {"person_id": "abc"}).status_code == 422
+    # A write key gets a person's id back for an email it knows: no answers by it.
+    for client in (read_v1, write_v1):
+        refused = client.get("/v1/survey_responses", {"person_id": str(person.pk)})
+        assert refused.status_code == 403 and "admin" in refused.json()["message"]
+        assert {r["person"] for r in client.get("/v1/survey_responses").json()} == {None}
 
 
 def test_a_response_has_delighteds_shape(admin_v1, touchpoint):

@@ -6,7 +6,7 @@ from django.utils import timezone
 from feedback.models import FollowUpCase
 from surveys import services
 from surveys.hooks import responses_recorded
-from surveys.models import NpsDaily, Response
+from surveys.models import NpsDaily, Person, Response
 from tests.factories import PersonFactory, ResponseFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_without_personal_data_responses_and_invitations_hide_what_may_name_the_
     services.response_record(invitation=invitation, touchpoint=touchpoint, score=2, comment=comment)
     [shown] = read_api.get(URL).json()["results"]
     assert shown["comment"] == "D. here: [hidden], [hidden]"
-    assert shown["properties"] is None and shown["person"]["name"] is None
+    assert shown["properties"] is None and shown["person"] is None
     [listed] = read_api.get("/api/invitations/").json()["results"]
     assert listed["properties"] is None
     [full] = admin_api.get(URL).json()["results"]
@@ -131,12 +131,32 @@ def test_an_import_keeps_its_answer_time(write_api, touchpoint):
     assert Response.objects.get(pk=body["id"]).created_at == when
 
 
-def test_a_known_person_is_linked(write_api, touchpoint):
+def test_a_known_person_is_linked(write_api, admin_api, touchpoint):
     person = PersonFactory()
     body = write_api.post(
         URL, {"touchpoint": "support-call", "score": 8, "person": person.pk}, format="json"
     ).json()
-    assert body["person"]["id"] == person.pk
+    assert body["person"] is None  # a write key reads no personal data back
+    assert Response.objects.get(pk=body["id"]).person == person
+    assert admin_api.get(f"{URL}{body['id']}/").json()["person"]["id"] == person.pk
+
+
+def test_filtering_by_person_needs_personal_data(write_api, read_api, admin_api, touchpoint):
+    """A write key learns a person's id by upserting an email it knows; it must not then
+    find that customer's answers by it."""
+    person = write_api.post("/api/people/", {"email": "victim@example.net"}, format="json").json()
+    services.response_record(
+        touchpoint=touchpoint, score=2, comment="Rude agent", person=Person.objects.get()
+    )
+    for client in (read_api, write_api):
+        for url in (URL, "/api/invitations/"):
+            refused = client.get(url, {"person": person["id"]})
+            assert refused.status_code == 400 and "person" in refused.json()["errors"]
+        [listed] = client.get(URL).json()["results"]
+        assert listed["person"] is None
+    assert [
+        r["comment"] for r in admin_api.get(URL, {"person": person["id"]}).json()["results"]
+    ] == ["Rude agent"]
 
 
 # --- list and filters ---------------------------------------------------------------------
