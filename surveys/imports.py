@@ -743,7 +743,7 @@ def response_import_run(*, import_id: int) -> ResponseImport | None:
     now = timezone.now()
     claimed = ResponseImport.objects.filter(
         pk=import_id, status=ResponseImport.Status.PENDING
-    ).update(status=ResponseImport.Status.RUNNING, started_at=now)
+    ).update(status=ResponseImport.Status.RUNNING, started_at=now, progressed_at=now)
     if not claimed:
         return None
     response_import = ResponseImport.objects.select_related("default_touchpoint").get(pk=import_id)
@@ -848,6 +848,7 @@ def _write_batch(response_import, rows, bad, report, now, touched) -> None:
             duplicates=F("duplicates") + len(rows) - len(inserted),
             skipped=F("skipped") + len(bad),
             report=report,
+            progressed_at=timezone.now(),
         )
     for response in inserted:
         _touch(touched, response.touchpoint_id, response.created_at)
@@ -867,13 +868,16 @@ def _touch(touched: dict[int, list], touchpoint_id: int, moment: dt.datetime) ->
 
 def response_imports_resume(*, older_than_minutes: int = 5, stuck_after_minutes: int = 30) -> int:
     """Sweeper: start imports whose task message was lost (broker down at upload), and
-    resume runs a dead worker left half done (from their last committed batch)."""
+    resume runs a dead worker left half done (from their last committed batch): runs
+    with no batch committed for `stuck_after_minutes`, not merely long ones (a second
+    run beside a live one would count every row twice)."""
     from surveys import tasks
 
     now = timezone.now()
+    stuck = now - dt.timedelta(minutes=stuck_after_minutes)
     ResponseImport.objects.filter(
+        Q(progressed_at__lt=stuck) | Q(progressed_at__isnull=True, started_at__lt=stuck),
         status=ResponseImport.Status.RUNNING,
-        started_at__lt=now - dt.timedelta(minutes=stuck_after_minutes),
     ).update(status=ResponseImport.Status.PENDING)
     ids = list(
         ResponseImport.objects.filter(

@@ -331,6 +331,9 @@ class ResponseImport(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The run's heartbeat: set at the start and by every committed batch. A run whose
+    # heartbeat stopped is a dead worker's, which the sweeper resumes; a slow one is not.
+    progressed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -539,6 +539,34 @@ def test_a_run_a_dead_worker_left_half_done_resumes_after_its_last_batch(touchpo
     assert sum(r.counts.total for r in NpsDaily.objects.all()) == 5
 
 
+def test_the_sweeper_leaves_a_long_import_alone_while_its_batches_keep_coming(
+    touchpoint, monkeypatch
+):
+    """A big file whose run started more than 30 minutes ago but commits a batch every
+    20: alive, not to be resumed beside itself (which counted every row twice)."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    real_insert = imports._responses_insert
+    sweeps = []
+    created = imports.response_import_create(
+        filename="d.csv",
+        content=delighted_csv(sample_rows(6)),
+        default_touchpoint=touchpoint,
+        enqueue=False,
+    )
+    with time_machine.travel(NOW, tick=False) as clock:
+
+        def slow_insert(rows, now):
+            clock.shift(dt.timedelta(minutes=20))
+            if len(sweeps) == 0 and timezone.now() >= NOW + dt.timedelta(minutes=60):
+                sweeps.append(imports.response_imports_resume())
+            return real_insert(rows, now)
+
+        monkeypatch.setattr(imports, "_responses_insert", slow_insert)
+        done = imports.response_import_run(import_id=created.pk)
+    assert sweeps == [0]
+    assert (done.status, done.rows_done, done.imported, done.duplicates) == ("done", 6, 6, 0)
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_an_import_delivered_twice_once(worker, touchpoint):  # noqa: F811
