@@ -59,8 +59,9 @@ def digest_send(*, user, week=None) -> bool:
     """Send one recipient's digest for the week, at most once.
 
     The (user, week) row is claimed first; a second run finds it and sends nothing. A
-    send that failed is retried by the next run; one whose worker died mid-send is not
-    (at most once beats at least once for a weekly email).
+    send that failed is retried by the next run (hourly, see CELERY_BEAT_SCHEDULE); one
+    whose worker died mid-send is not (at most once beats at least once for a weekly
+    email).
     """
     week = week or selectors.digest_week()
     try:
@@ -88,7 +89,9 @@ def digest_send(*, user, week=None) -> bool:
 
 
 def digests_send_weekly(*, today: dt.date | None = None) -> int:
-    """Monday's run: every executive and team lead who has not opted out, once."""
+    """The last complete week's digest to every executive and team lead who has not
+    opted out, once: Monday's first run sends it, later runs (hourly) only what failed
+    or was never tried."""
     week = selectors.digest_week(today)
     return sum(1 for user in selectors.digest_recipients() if digest_send(user=user, week=week))
 

@@ -225,10 +225,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.cases_notify_sweep",
         "schedule": 5 * 60,
     },
-    # Monday morning in TIME_ZONE (CELERY_TIMEZONE): the weekly digest.
+    # The weekly digest of the last complete week: first on Monday at 07:00 (TIME_ZONE,
+    # CELERY_TIMEZONE), then every hour of the day, which sends only what is still owed
+    # (a failed send, or the whole run if its message was lost); each is sent once.
     "digests-weekly": {
         "task": "cxhub.tasks.digests_send_weekly",
-        "schedule": crontab(hour=7, minute=0, day_of_week=1),
+        "schedule": crontab(hour="7-20", minute=0),
     },
     "alerts-redeliver": {
         "task": "cxhub.tasks.alerts_redeliver",

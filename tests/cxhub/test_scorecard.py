@@ -206,6 +206,29 @@ def test_the_digests_quotes_carry_no_contact_details(client, executive, data):
     assert "lea@example.org" not in text
 
 
+def test_a_digest_that_failed_on_monday_goes_out_at_a_later_hour(
+    recipients, data, time_machine, monkeypatch
+):
+    from django.conf import settings as django_settings
+
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["digests-weekly"]["schedule"]
+    assert schedule.hour == set(range(7, 21)) and schedule.day_of_week == set(range(7))
+    monday = dt.datetime(2026, 11, 23, 7, 0, tzinfo=timezone.get_current_timezone())
+    time_machine.move_to(monday, tick=False)
+
+    def mail_server_down(*args, **kwargs):
+        raise OSError("Connection refused")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", mail_server_down)
+    assert services.digests_send_weekly() == 0
+    assert set(DigestDelivery.objects.values_list("status", flat=True)) == {"failed"}
+    monkeypatch.undo()
+    time_machine.move_to(monday + dt.timedelta(hours=1), tick=False)  # the next hourly run
+    assert services.digests_send_weekly() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["eve@example.com", "leo@example.com"]
+    assert services.digests_send_weekly() == 0  # and only once
+
+
 def test_digest_preview_renders_for_a_lead(client, lead_a, data):
     client.force_login(lead_a)
     page = client.get("/scorecard/digest-preview/")
