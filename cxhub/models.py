@@ -144,6 +144,8 @@ class NpsBreach(models.Model):
     margin_of_error = models.DecimalField(max_digits=5, decimal_places=1)
     # When the lead was told (email and team alert); empty while that is still owed.
     notified_at = models.DateTimeField(null=True, blank=True)
+    # The lease on its notification while a worker sends it (cxhub.leases).
+    notify_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

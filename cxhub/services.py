@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cxhub import selectors, webhooks
+from cxhub import leases, selectors, webhooks
 from cxhub.models import (
     AlertDelivery,
     ApiKey,
@@ -254,28 +254,33 @@ def _nps_breaches_notify_owed(now: dt.datetime) -> None:
     """Breaches still open whose notification task was lost (broker down): again."""
     from cxhub import tasks
 
-    owed = NpsBreach.objects.filter(
-        ended_at__isnull=True,
-        notified_at__isnull=True,
-        started_at__lt=now - dt.timedelta(minutes=10),
-        started_at__gte=now - dt.timedelta(days=2),
-    ).values_list("pk", flat=True)
+    owed = (
+        NpsBreach.objects.filter(
+            ended_at__isnull=True,
+            notified_at__isnull=True,
+            started_at__lt=now - dt.timedelta(minutes=10),
+            started_at__gte=now - dt.timedelta(days=2),
+        )
+        .filter(leases.free("notify_claimed_at", now))
+        .values_list("pk", flat=True)
+    )
     for pk in owed:
         publish(tasks.nps_breach_notify, pk)
 
 
 def nps_breach_notify(*, breach_id: int) -> bool:
-    """Tell the team lead (email) and the team (alert) about the breach, once: claimed
-    (notified_at) before sending, released if sending fails. Returns whether it did."""
-    if not NpsBreach.objects.filter(pk=breach_id, notified_at__isnull=True).update(
-        notified_at=timezone.now()
-    ):
+    """Tell the team lead (email) and the team (alert) about the breach, once: leased
+    before sending (cxhub.leases), released if sending fails, offered again by the
+    hourly check if the worker died mid-send. Returns whether it did."""
+    lease = "notify_claimed_at"
+    if not leases.claim(NpsBreach.objects.filter(pk=breach_id, notified_at__isnull=True), lease):
         return False
-    try:
-        _nps_breach_tell(breach_id)
-    except Exception:
-        NpsBreach.objects.filter(pk=breach_id).update(notified_at=None)
-        raise
+    leases.finish(
+        NpsBreach.objects.filter(pk=breach_id),
+        lease,
+        lambda: _nps_breach_tell(breach_id),
+        notified_at=timezone.now(),
+    )
     return True
 
 

@@ -116,6 +116,9 @@ class FollowUpCase(models.Model):
         help_text="The assignee, given the case by someone else, is yet to be emailed.",
     )
     escalation_notified_at = models.DateTimeField(null=True, blank=True)
+    # Leases on those emails while a worker sends them (cxhub.leases).
+    assignee_notify_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    escalation_notify_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     root_causes = models.ManyToManyField(RootCause, blank=True, related_name="cases")
     resolution = models.TextField(blank=True, default="")
     resurvey_invitation = models.ForeignKey(

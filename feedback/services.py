@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cxhub import fastinsert, roles
+from cxhub import fastinsert, leases, roles
 from cxhub.models import Membership, Team
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit, publish
 from feedback.hooks import case_closed, case_escalated
@@ -307,9 +307,18 @@ def _assign(case, user, *, actor, kind, note="") -> None:
     case.assigned_at = timezone.now()
     # Someone else gave them the case: they are told by email (owed until sent).
     case.assignee_to_notify = actor != user
+    case.assignee_notify_claimed_at = None  # the previous assignee's email, if being sent
     if case.status == FollowUpCase.Status.NEW:
         case.status = FollowUpCase.Status.ASSIGNED
-    case.save(update_fields=["assignee", "assigned_at", "assignee_to_notify", "status"])
+    case.save(
+        update_fields=[
+            "assignee",
+            "assigned_at",
+            "assignee_to_notify",
+            "assignee_notify_claimed_at",
+            "status",
+        ]
+    )
     _event(case, kind, f"{_name(user)}. {note}".strip(), actor=actor)
     if case.assignee_to_notify:
         from feedback import tasks
@@ -631,39 +640,43 @@ def _case_url(case) -> str:
 
 
 def case_notify_assignee(*, case_id: int, user_id: int) -> bool:
-    """Email the assignee their new case, once: the email owed (assignee_to_notify) is
-    claimed before sending, so a task delivered twice sends once, and released if
-    sending fails (the task retries). Nothing is sent once the case went to someone
-    else. Returns whether an email was sent."""
+    """Email the assignee their new case, once (cxhub.leases: leased before sending, so
+    a task delivered twice sends once; offered again by the sweeper if the worker died
+    mid-send). Nothing is sent once the case went to someone else. Returns whether an
+    email was sent."""
+    lease = "assignee_notify_claimed_at"
     owed = FollowUpCase.objects.filter(pk=case_id, assignee_id=user_id, assignee_to_notify=True)
-    if not owed.update(assignee_to_notify=False):
+    if not leases.claim(owed, lease):
         return False
     case = FollowUpCase.objects.for_case_page().get(pk=case_id)
     user = User.objects.filter(pk=user_id).first()
+    row = FollowUpCase.objects.filter(pk=case_id, assignee_id=user_id)
     if user is None or not user.email:
+        row.update(assignee_to_notify=False, **{lease: None})
         return False
     context = {"case": case, "user": user, "url": _case_url(case)}
-    try:
-        send_mail(
+    leases.finish(
+        row,
+        lease,
+        lambda: send_mail(
             subject=f"New case for you: a {case.response.score} at {case.response.touchpoint.name}",
             message=render_to_string("feedback/email/assigned.txt", context),
             from_email=None,
             recipient_list=[user.email],
-        )
-    except Exception:
-        FollowUpCase.objects.filter(pk=case_id, assignee_id=user_id).update(assignee_to_notify=True)
-        raise
+        ),
+        assignee_to_notify=False,
+    )
     return True
 
 
 def case_notify_escalation(*, case_id: int) -> bool:
     """Email the team lead (or, without one, the CX admins) that the case is overdue,
-    once: claimed (escalation_notified_at) before sending, released if sending fails.
-    Returns whether an email was sent."""
+    once (cxhub.leases, as case_notify_assignee). Returns whether an email was sent."""
+    lease = "escalation_notify_claimed_at"
     owed = FollowUpCase.objects.filter(
         pk=case_id, escalated_at__isnull=False, escalation_notified_at__isnull=True
     )
-    if not owed.update(escalation_notified_at=timezone.now()):
+    if not leases.claim(owed, lease):
         return False
     case = FollowUpCase.objects.for_case_page().select_related("team__lead").get(pk=case_id)
     lead = case.team.lead if case.team else None
@@ -676,27 +689,31 @@ def case_notify_escalation(*, case_id: int) -> bool:
             .values_list("email", flat=True)
         )
     )
+    row = FollowUpCase.objects.filter(pk=case_id)
     if not recipients:
+        row.update(escalation_notified_at=timezone.now(), **{lease: None})
         return False
-    try:
-        send_mail(
+    leases.finish(
+        row,
+        lease,
+        lambda: send_mail(
             subject=f"Overdue: case #{case.pk} ({case.response.touchpoint.name}) is past its deadline",
             message=render_to_string(
                 "feedback/email/escalated.txt", {"case": case, "url": _case_url(case)}
             ),
             from_email=None,
             recipient_list=recipients,
-        )
-    except Exception:
-        FollowUpCase.objects.filter(pk=case_id).update(escalation_notified_at=None)
-        raise
+        ),
+        escalation_notified_at=timezone.now(),
+    )
     return True
 
 
 def cases_notify_sweep(*, older_than_minutes: int = 10, within_days: int = 2) -> int:
     """Re-enqueue the assignment and escalation emails still owed some minutes after
-    they were due (their task was lost: broker down, worker killed). Emails owed for
-    longer than `within_days` are given up. Returns how many were enqueued."""
+    they were due and not being sent (their task was lost: broker down; or its worker
+    died mid-send and the lease ran out). Emails owed for longer than `within_days` are
+    given up. Returns how many were enqueued."""
     from feedback import tasks
 
     now = timezone.now()
@@ -704,15 +721,23 @@ def cases_notify_sweep(*, older_than_minutes: int = 10, within_days: int = 2) ->
         now - dt.timedelta(minutes=older_than_minutes),
         now - dt.timedelta(days=within_days),
     )
-    assignments = FollowUpCase.objects.filter(
-        assignee_to_notify=True, assigned_at__lt=due_before, assigned_at__gte=since
-    ).values_list("pk", "assignee_id")[:500]
-    escalations = FollowUpCase.objects.filter(
-        escalated_at__isnull=False,
-        escalation_notified_at__isnull=True,
-        escalated_at__lt=due_before,
-        escalated_at__gte=since,
-    ).values_list("pk", flat=True)[:500]
+    assignments = (
+        FollowUpCase.objects.filter(
+            assignee_to_notify=True, assigned_at__lt=due_before, assigned_at__gte=since
+        )
+        .filter(leases.free("assignee_notify_claimed_at", now))
+        .values_list("pk", "assignee_id")[:500]
+    )
+    escalations = (
+        FollowUpCase.objects.filter(
+            escalated_at__isnull=False,
+            escalation_notified_at__isnull=True,
+            escalated_at__lt=due_before,
+            escalated_at__gte=since,
+        )
+        .filter(leases.free("escalation_notify_claimed_at", now))
+        .values_list("pk", flat=True)[:500]
+    )
     sent = sum(1 for pk, user_id in assignments if publish(tasks.case_notify_assignee, pk, user_id))
     return sent + sum(1 for pk in escalations if publish(tasks.case_notify_escalation, pk))
 

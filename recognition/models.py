@@ -114,6 +114,8 @@ class Postcard(models.Model):
     # Claimed by the notification task before it emails, so a re-delivered task does
     # not email twice; a sweeper re-sends what stayed unclaimed.
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The lease on that email while a worker sends it (cxhub.leases).
+    notify_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = PostcardQuerySet.as_manager()
 

@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cxhub import caching, roles
+from cxhub import caching, leases, roles
 from cxhub.models import Membership, Team
 from cxhub.queue import enqueue_on_commit, publish
 from recognition.models import (
@@ -325,38 +325,42 @@ def _postcard_emails(postcard: Postcard) -> list[EmailMessage]:
 def postcard_notify(*, postcard_id: int) -> int:
     """Email the recipient and their team lead(s) once. Returns the emails sent.
 
-    The postcard is claimed (notified_at set) before sending, so a task delivered
-    twice sends once; if sending fails the claim is released and the task retries.
-    A hidden postcard is never announced.
+    The postcard is leased before sending (cxhub.leases), so a task delivered twice
+    sends once; if sending fails the lease is released and the task retries; if the
+    worker dies mid-send the sweeper offers it again. A hidden postcard is never
+    announced.
     """
-    claimed = Postcard.objects.filter(
-        pk=postcard_id, notified_at__isnull=True, hidden_at__isnull=True
-    ).update(notified_at=timezone.now())
-    if not claimed:
+    lease = "notify_claimed_at"
+    owed = Postcard.objects.filter(pk=postcard_id, notified_at__isnull=True, hidden_at__isnull=True)
+    if not leases.claim(owed, lease):
         return 0
     postcard = Postcard.objects.select_related("sender", "recipient", "value").get(pk=postcard_id)
     emails = _postcard_emails(postcard)
-    try:
-        if emails:
-            get_connection().send_messages(emails)
-    except Exception:
-        Postcard.objects.filter(pk=postcard_id).update(notified_at=None)
-        raise
+    leases.finish(
+        Postcard.objects.filter(pk=postcard_id),
+        lease,
+        lambda: get_connection().send_messages(emails) if emails else 0,
+        notified_at=timezone.now(),
+    )
     return len(emails)
 
 
 def postcards_notify_sweep(*, older_than_minutes: int = 10, within_days: int = 2) -> int:
     """Re-enqueue the notification of postcards whose task was lost (broker down at
-    send time, worker killed). Returns how many were enqueued."""
+    send time) or whose worker died mid-send. Returns how many were enqueued."""
     now = timezone.now()
     from recognition import tasks
 
-    ids = Postcard.objects.filter(
-        notified_at__isnull=True,
-        hidden_at__isnull=True,
-        created_at__lt=now - dt.timedelta(minutes=older_than_minutes),
-        created_at__gte=now - dt.timedelta(days=within_days),
-    ).values_list("pk", flat=True)[:500]
+    ids = (
+        Postcard.objects.filter(
+            notified_at__isnull=True,
+            hidden_at__isnull=True,
+            created_at__lt=now - dt.timedelta(minutes=older_than_minutes),
+            created_at__gte=now - dt.timedelta(days=within_days),
+        )
+        .filter(leases.free("notify_claimed_at", now))
+        .values_list("pk", flat=True)[:500]
+    )
     return sum(1 for pk in ids if publish(tasks.postcard_notify, pk))
 
 

@@ -370,14 +370,40 @@ def test_nps_below_target_alerts_the_lead_once_per_breach(
     assert len(mail.outbox) == 2
 
 
-def test_a_breach_alert_lost_with_the_broker_is_sent_by_the_next_check_once(
-    touchpoint, lead_a, time_machine, django_capture_on_commit_callbacks
-):
-    lead_a.email = "leo@example.com"
-    lead_a.save()
+def _below_target_yesterday(touchpoint, lead, time_machine):
+    """At NOW, yesterday's answers put the touchpoint below target; its lead has an email."""
+    lead.email = "leo@example.com"
+    lead.save()
     time_machine.move_to(NOW, tick=False)
     responses(touchpoint, [0, 2, 3, 9] * 10, NOW - dt.timedelta(days=1))
     survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+
+
+def test_a_breach_alert_whose_worker_died_mid_send_is_sent_by_a_later_check(
+    touchpoint, lead_a, time_machine, monkeypatch
+):
+    _below_target_yesterday(touchpoint, lead_a, time_machine)
+    [breach] = services.nps_breaches_check()
+
+    def killed(*args, **kwargs):
+        raise SystemExit("worker killed mid-send")
+
+    monkeypatch.setattr(services, "_nps_breach_tell", killed)
+    with pytest.raises(SystemExit):
+        services.nps_breach_notify(breach_id=breach.pk)
+    monkeypatch.undo()
+    assert services.nps_breach_notify(breach_id=breach.pk) is False  # leased: maybe sending
+    time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
+    services.nps_breaches_check()  # the lease ran out: sent now
+    assert [m.subject for m in mail.outbox] == ["Below target: Support call"]
+    services.nps_breaches_check()
+    assert len(mail.outbox) == 1
+
+
+def test_a_breach_alert_lost_with_the_broker_is_sent_by_the_next_check_once(
+    touchpoint, lead_a, time_machine, django_capture_on_commit_callbacks
+):
+    _below_target_yesterday(touchpoint, lead_a, time_machine)
     assert len(services.nps_breaches_check()) == 1  # its after-commit task never runs
     assert mail.outbox == []
     time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)

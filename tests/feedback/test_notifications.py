@@ -105,3 +105,49 @@ def test_an_escalation_email_lost_with_the_broker_is_sent_by_the_sweeper_once(
     assert services.cases_notify_sweep() == 0
     assert services.case_notify_escalation(case_id=case.pk) is False
     assert len(mailoutbox) == 1
+
+
+def _killed(*args, **kwargs):
+    raise SystemExit("worker killed mid-send")  # SIGKILL, a hard time limit, OOM
+
+
+def test_an_assignment_email_whose_worker_died_mid_send_is_sent_once_its_lease_ran_out(
+    case, manager, lead_a, mailoutbox, monkeypatch, time_machine
+):
+    time_machine.move_to("2026-11-10 09:00 +01:00", tick=False)
+    FollowUpCase.objects.filter(pk=case.pk).update(
+        assignee=manager, assignee_to_notify=True, assigned_at=timezone.now()
+    )
+    monkeypatch.setattr(services, "send_mail", _killed)
+    with pytest.raises(SystemExit):
+        services.case_notify_assignee(case_id=case.pk, user_id=manager.pk)
+    monkeypatch.undo()
+    # The redelivered task finds it leased: the first worker may still be sending.
+    assert services.case_notify_assignee(case_id=case.pk, user_id=manager.pk) is False
+    time_machine.move_to("2026-11-10 09:05 +01:00", tick=False)
+    assert services.cases_notify_sweep(older_than_minutes=1) == 0  # lease still held
+    time_machine.move_to("2026-11-10 09:11 +01:00", tick=False)
+    assert services.cases_notify_sweep() == 1  # the lease ran out: the worker died
+    assert [m.to for m in mailoutbox] == [["mona@staff.example.com"]]
+    assert services.cases_notify_sweep() == 0
+
+
+def test_an_escalation_email_whose_worker_died_mid_send_is_sent_once_its_lease_ran_out(
+    record, touchpoint, lead_a, mailoutbox, monkeypatch, time_machine
+):
+    lead_a.email = "leo@staff.example.com"
+    lead_a.save()
+    time_machine.move_to("2026-11-10 09:00 +01:00", tick=False)
+    case = record(touchpoint, 1).case
+    time_machine.move_to("2026-11-13 09:00 +01:00", tick=False)
+    services.cases_escalate_overdue()
+    mailoutbox.clear()
+    monkeypatch.setattr(services, "send_mail", _killed)
+    with pytest.raises(SystemExit):
+        services.case_notify_escalation(case_id=case.pk)
+    monkeypatch.undo()
+    assert services.case_notify_escalation(case_id=case.pk) is False  # leased
+    time_machine.move_to("2026-11-13 09:11 +01:00", tick=False)
+    assert services.cases_notify_sweep() == 1
+    assert [m.to for m in mailoutbox] == [["leo@staff.example.com"]]
+    assert services.cases_notify_sweep() == 0

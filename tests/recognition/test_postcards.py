@@ -214,15 +214,21 @@ def test_a_notification_delivered_twice_emails_once(send, employee, manager_a, l
     assert len(mail.outbox) == 2
 
 
+def _mail_fails(monkeypatch, error: BaseException):
+    """Sending mail raises `error` until monkeypatch.undo()."""
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", fail)
+
+
 def test_a_failed_notification_is_released_for_a_retry(
     send, employee, manager_a, lead_a, monkeypatch
 ):
     postcard = send(employee, manager_a)
 
-    def broken(*args, **kwargs):
-        raise OSError("SMTP server down")
-
-    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", broken)
+    _mail_fails(monkeypatch, OSError("SMTP server down"))
     with pytest.raises(OSError):
         services.postcard_notify(postcard_id=postcard.pk)
     postcard.refresh_from_db()
@@ -238,6 +244,23 @@ def test_the_sweeper_sends_what_a_lost_task_left_undone(
     send(employee, manager_a)  # its task is lost: this test never commits
     assert services.postcards_notify_sweep() == 0  # too recent: its task may still come
     time_machine.move_to("2026-11-10 09:30 +01:00")
+    assert services.postcards_notify_sweep() == 1
+    assert len(mail.outbox) == 2
+    assert services.postcards_notify_sweep() == 0
+
+
+def test_a_notification_whose_worker_died_mid_send_is_sent_once_its_lease_ran_out(
+    send, employee, manager_a, lead_a, monkeypatch, time_machine
+):
+    time_machine.move_to("2026-11-10 09:00 +01:00", tick=False)
+    postcard = send(employee, manager_a)
+
+    _mail_fails(monkeypatch, SystemExit("worker killed mid-send"))
+    with pytest.raises(SystemExit):
+        services.postcard_notify(postcard_id=postcard.pk)
+    monkeypatch.undo()
+    assert services.postcard_notify(postcard_id=postcard.pk) == 0  # leased: maybe sending
+    time_machine.move_to("2026-11-10 09:15 +01:00", tick=False)
     assert services.postcards_notify_sweep() == 1
     assert len(mail.outbox) == 2
     assert services.postcards_notify_sweep() == 0
