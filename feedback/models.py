@@ -113,6 +113,7 @@ class FollowUpCase(models.Model):
     # made good by the sweeper (feedback.services.cases_notify_sweep).
     assignee_to_notify = models.BooleanField(
         default=False,
+        db_default=False,  # rows written by raw SQL (COPY in the benches) owe nothing
         help_text="The assignee, given the case by someone else, is yet to be emailed.",
     )
     escalation_notified_at = models.DateTimeField(null=True, blank=True)

@@ -151,3 +151,18 @@ def test_an_escalation_email_whose_worker_died_mid_send_is_sent_once_its_lease_r
     assert services.cases_notify_sweep() == 1
     assert [m.to for m in mailoutbox] == [["leo@staff.example.com"]]
     assert services.cases_notify_sweep() == 0
+
+
+def test_a_case_written_by_raw_sql_owes_no_email(record, touchpoint):
+    """The benches (and any bulk tool) COPY cases without the email columns."""
+    from django.db import connection
+
+    response = record(touchpoint, 9)  # a promoter: no case of its own
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO feedback_followupcase (response_id, touchpoint_id, team_id, status,"
+            " outcome, priority, due_at, created_at, resolution)"
+            " VALUES (%s, %s, %s, 'new', '', 1, %s, %s, '')",
+            [response.pk, touchpoint.pk, touchpoint.owner_team_id, timezone.now(), timezone.now()],
+        )
+    assert FollowUpCase.objects.get(response=response).assignee_to_notify is False
