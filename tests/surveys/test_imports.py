@@ -506,23 +506,32 @@ def test_the_sweeper_starts_imports_whose_message_was_lost(touchpoint):
     assert (lost.status, lost.imported) == ("done", 3)
 
 
-def test_a_run_a_dead_worker_left_half_done_resumes_after_its_last_batch(touchpoint, monkeypatch):
+def _five_rows_failing_on_the_second_batch(touchpoint, monkeypatch, error: BaseException):
+    """An import of 5 rows in batches of 2 whose second batch raises `error`; returns
+    (the import, the real insert to put back)."""
     monkeypatch.setattr(imports, "BATCH_SIZE", 2)
     real_insert = imports._responses_insert
     calls = []
 
-    def dies_on_the_second_batch(rows, now):
+    def fails_on_the_second_batch(rows, now):
         calls.append(len(rows))
         if len(calls) == 2:
-            raise SystemExit("worker killed")
+            raise error
         return real_insert(rows, now)
 
-    monkeypatch.setattr(imports, "_responses_insert", dies_on_the_second_batch)
+    monkeypatch.setattr(imports, "_responses_insert", fails_on_the_second_batch)
     created = imports.response_import_create(
         filename="d.csv",
         content=delighted_csv(sample_rows(5)),
         default_touchpoint=touchpoint,
         enqueue=False,
+    )
+    return created, real_insert
+
+
+def test_a_run_a_dead_worker_left_half_done_resumes_after_its_last_batch(touchpoint, monkeypatch):
+    created, real_insert = _five_rows_failing_on_the_second_batch(
+        touchpoint, monkeypatch, SystemExit("worker killed")
     )
     with pytest.raises(SystemExit):
         imports.response_import_run(import_id=created.pk)
@@ -606,22 +615,8 @@ def test_an_import_that_fails_says_why_and_keeps_its_file(touchpoint, monkeypatc
 def test_an_import_that_fails_midway_still_counts_what_it_stored_in_the_rollups(
     touchpoint, monkeypatch
 ):
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
-    real_insert = imports._responses_insert
-    calls = []
-
-    def fails_on_the_second_batch(rows, now):
-        calls.append(len(rows))
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        return real_insert(rows, now)
-
-    monkeypatch.setattr(imports, "_responses_insert", fails_on_the_second_batch)
-    created = imports.response_import_create(
-        filename="d.csv",
-        content=delighted_csv(sample_rows(5)),
-        default_touchpoint=touchpoint,
-        enqueue=False,
+    created, _ = _five_rows_failing_on_the_second_batch(
+        touchpoint, monkeypatch, RuntimeError("disk full")
     )
     failed = imports.response_import_run(import_id=created.pk)
     assert (failed.status, failed.imported) == ("failed", 2)
