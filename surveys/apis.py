@@ -31,13 +31,15 @@ class _Api:
         context["pii"] = api.can_see_pii(self.request)
         return context
 
-    def refuse_person_filter_without_pii(self):
-        """?person= links a customer (an id a write key gets back for an email it knows)
-        to their answers: it needs access to personal data, as ?email= does."""
-        if "person" in self.request.query_params and not api.can_see_pii(self.request):
-            raise exceptions.ValidationError(
-                {"person": ["Filtering by person needs access to personal data."]}
-            )
+    def refuse_without_pii(self, param: str, message: str) -> None:
+        """A 400 naming `param` when it is given by a caller without access to personal
+        data: ?email= finds a customer, ?person= links one (an id a write key gets back
+        for an email it knows) to their answers."""
+        if param in self.request.query_params and not api.can_see_pii(self.request):
+            raise exceptions.ValidationError({param: [message]})
+
+    def refuse_person_filter_without_pii(self) -> None:
+        self.refuse_without_pii("person", "Filtering by person needs access to personal data.")
 
 
 # --- touchpoints ---------------------------------------------------------------------------
@@ -77,12 +79,9 @@ class PersonListApi(_Api, generics.ListCreateAPIView):
 
     def get_queryset(self):
         qs = super().get_queryset()
+        self.refuse_without_pii("email", "Searching by email needs access to personal data.")
         email = self.request.query_params.get("email")
         if email is not None:
-            if not api.can_see_pii(self.request):
-                raise exceptions.ValidationError(
-                    {"email": ["Searching by email needs access to personal data."]}
-                )
             if "\x00" in email:
                 raise exceptions.ValidationError({"email": ["Null characters are not allowed."]})
             qs = qs.filter(email=email.strip().lower())

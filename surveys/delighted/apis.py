@@ -240,9 +240,9 @@ class PendingSurveyRequestsApi(V1View):
     scopes = {"DELETE": WRITE}
 
     def delete(self, request, person_email: str):
-        person = Person.objects.filter(email=person_email.strip().lower()).first()
         if not person_email.strip():
             raise exceptions.NotFound("Give the person's email address.")
+        person = Person.objects.filter(email=person_email.strip().lower()).first()
         # The same answer whether or not the email is a customer's: a write key must not
         # learn who is one.
         if person is not None:
@@ -297,9 +297,7 @@ class _Responses(V1View):
         # The person's name too: a comment shown without personal data is scrubbed of it.
         qs = Response.objects.select_related("touchpoint", "person")
         if "person" in expand:
-            qs = qs.select_related("person").annotate(
-                **selectors.activity(ref="person_id", prefix="person_")
-            )
+            qs = qs.annotate(**selectors.activity(ref="person_id", prefix="person_"))
         return qs
 
 
