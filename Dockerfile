@@ -13,4 +13,5 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --n
 RUN useradd --create-home cxhub
 USER cxhub
 EXPOSE 8000
-CMD ["gunicorn", "cxhub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Sync workers, four per core (WEB_CONCURRENCY overrides): cxhub/gunicorn.py.
+CMD ["gunicorn", "cxhub.wsgi", "--config", "python:cxhub.gunicorn", "--access-logfile", "-"]

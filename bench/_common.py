@@ -207,38 +207,36 @@ def http_request(base: str, method: str, path: str, body: str = "", headers=None
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, workers: int = 3, ready_path: str = "/bench/bare/"):
-    """Serve bench.settings with gunicorn (sync workers) on a free loopback port.
+def gunicorn(env: dict, workers: int | None = None, ready_path: str = "/bench/bare/"):
+    """Serve bench.settings with gunicorn on a free loopback port, with production's
+    settings (cxhub/gunicorn.py: sync workers, four per core) unless `workers` is given.
 
-    No access log (gunicorn's default; GUNICORN_CMD_ARGS is dropped so nothing from the
-    caller's environment turns it on). The server runs in its own session, so Ctrl-C
-    reaches only this script, which then stops gunicorn itself: SIGTERM (graceful),
-    then SIGKILL to its process group if it has not exited within 10 s.
+    No access log (gunicorn's default; GUNICORN_CMD_ARGS and WEB_CONCURRENCY are dropped
+    so nothing from the caller's environment changes the server). The server runs in its
+    own session, so Ctrl-C reaches only this script, which then stops gunicorn itself:
+    SIGTERM (graceful), then SIGKILL to its process group if it has not exited within 10 s.
     """
     port = free_port()
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", **env}
     full_env.pop("GUNICORN_CMD_ARGS", None)
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "cxhub.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--log-level",
-            "warning",
-            "--graceful-timeout",
-            "5",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-    )
+    full_env.pop("WEB_CONCURRENCY", None)
+    command = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "cxhub.wsgi",
+        "--config",
+        "python:cxhub.gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "5",
+    ]
+    if workers:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
