@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from cxhub import roles, services, webhooks
+from cxhub import outbound, roles, services, webhooks
 from cxhub.models import (
     AlertDelivery,
     ApiKey,
@@ -40,8 +40,41 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__first_name", "user__last_name"]
 
 
+def clean_outbound_url(form: forms.ModelForm, name: str) -> str:
+    """A URL CX Hub will POST to: http(s), and allowed by cxhub.outbound now (a host
+    that resolves to a private address, or does not resolve, is a form error). A saved
+    URL left as it is passes, so a refused one can still be deactivated; its deliveries
+    are refused anyway."""
+    url = form.cleaned_data[name]
+    if not url.startswith(("https://", "http://")):
+        raise forms.ValidationError("Use an http:// or https:// URL.")
+    if form.instance.pk is not None and name not in form.changed_data:
+        return url
+    try:
+        outbound.destination_check(url)
+    except outbound.OutboundError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+    return url
+
+
+class TeamAlertForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="The incoming-webhook URL (Slack or compatible) the team's alerts go to.",
+    )
+
+    class Meta:
+        model = TeamAlert
+        fields = ["team", "webhook_url", "new_detractors", "escalations", "active"]
+
+    def clean_webhook_url(self):
+        return clean_outbound_url(self, "webhook_url")
+
+
 @admin.register(TeamAlert)
 class TeamAlertAdmin(admin.ModelAdmin):
+    form = TeamAlertForm
     list_display = ["team", "webhook_url", "new_detractors", "escalations", "active"]
 
 
@@ -178,10 +211,7 @@ class WebhookEndpointForm(forms.ModelForm):
         fields = ["url", "description", "events", "active"]
 
     def clean_url(self):
-        url = self.cleaned_data["url"]
-        if not url.startswith(("https://", "http://")):
-            raise forms.ValidationError("Use an http:// or https:// URL.")
-        return url
+        return clean_outbound_url(self, "url")
 
 
 @admin.register(WebhookEndpoint)

@@ -272,6 +272,14 @@ ROLLUP_DEBOUNCE_SECONDS = env.int("ROLLUP_DEBOUNCE_SECONDS", default=2)
 # Seconds the shout-out matching waits so a burst of promoter comments costs one task.
 SHOUTOUT_DEBOUNCE_SECONDS = env.int("SHOUTOUT_DEBOUNCE_SECONDS", default=3)
 
+# Outgoing HTTP (team alerts, webhooks) goes only to public internet addresses: a URL
+# whose host resolves to a loopback, private, link-local (cloud metadata), unique-local…
+# address is refused when saved and when delivered (cxhub/outbound.py). Self-hosters
+# with internal receivers allow all of them, or list hosts, addresses or networks
+# (e.g. "hooks.internal,10.1.2.3,10.8.0.0/16") that are always allowed.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+
 # REST API (/api/ native, /v1/ Delighted-compatible). API keys (Bearer) first, so an
 # anonymous call gets 401 with WWW-Authenticate; staff sessions work too.
 REST_FRAMEWORK = {

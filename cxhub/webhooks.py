@@ -8,6 +8,8 @@ POSTs with a timeout, records the outcome and, while attempts remain, raises
 row is failed. `redeliver_due` is the sweeper: it republishes pending rows whose next
 attempt is overdue (the message was lost: broker down at enqueue time, worker killed).
 Only 2xx is success; redirects are not followed (a 3xx is a failure like any other).
+Every POST goes only where cxhub.outbound allows (by default the public internet), to
+the addresses it checked; a refused destination fails the delivery at once, logged.
 
 Outgoing webhooks (WebhookEndpoint, WebhookDelivery) build on it: `webhook_event_emit`
 writes one delivery row per subscribed active endpoint inside the caller's transaction
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from django.db import models, transaction
 from django.utils import timezone
 
+from cxhub import outbound
 from cxhub.models import WebhookDelivery, WebhookEndpoint
 from cxhub.queue import enqueue_on_commit, publish
 
@@ -57,8 +60,8 @@ class Outgoing:
 
 
 class Undeliverable(Exception):
-    """The delivery can never succeed as configured (bad URL, endpoint gone): failed
-    at once, no attempt is made."""
+    """The delivery can never succeed as configured (bad URL, endpoint gone, a refused
+    destination): failed at once, never retried."""
 
 
 class RetryLater(Exception):
@@ -80,20 +83,30 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+# Connects only to the addresses cxhub.outbound checked (outbound.pin), never to a
+# second lookup of the name.
+_opener = outbound.opener(_NoRedirect)
 
 
 def http_post(outgoing: Outgoing, *, timeout: float | None = None) -> int:
     """POST and return the status code; raise for anything but 2xx (HTTPError carries
-    the code), for a timeout or an unreachable host."""
+    the code), for a timeout or an unreachable host, and Undeliverable, before any
+    connection, for a destination cxhub.outbound refuses (a private address…)."""
     if not outgoing.url.startswith(("https://", "http://")):
         raise Undeliverable("The webhook URL must be http(s).")
+    try:
+        # Resolved now, not when the URL was saved: DNS may have changed since.
+        # Unresolvable is raised as it is: a DNS failure may pass, so it is retried.
+        destination = outbound.destination_check(outgoing.url)
+    except outbound.Refused as exc:
+        raise Undeliverable(f"Refused: {exc}") from exc
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         outgoing.url,
         data=outgoing.body,
         headers={"Content-Type": "application/json", **outgoing.headers},
         method="POST",
     )
+    outbound.pin(request, destination)
     with _opener.open(request, timeout=timeout or TIMEOUT_SECONDS) as answer:
         answer.read(MAX_ANSWER_BYTES)
         return answer.status
@@ -140,6 +153,14 @@ def deliver(
     with_code = _has_field(model, "response_status_code")
     try:
         code = http_post(outgoing)
+    except Undeliverable as exc:
+        # A refused destination: nothing was sent, and as configured nothing ever will be.
+        fields = {"status": failed, "last_error": str(exc)[:1000]}
+        if with_code:
+            fields["response_status_code"] = None
+        rows.update(**fields)
+        logger.warning("%s %s failed: %s", model.__name__, delivery.pk, exc)
+        return False
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000]
         fields = {"last_error": error}
@@ -227,10 +248,13 @@ def webhook_endpoints_forget() -> None:
 def webhook_endpoint_create(
     *, url: str, events: list[str], description: str = "", active: bool = True
 ) -> WebhookEndpoint:
-    """A new endpoint with a generated secret; this process sees it at once."""
+    """A new endpoint with a generated secret; this process sees it at once. Raises
+    ValueError for unknown events, and cxhub.outbound's OutboundError (a ValueError) for
+    a URL it refuses (a private address, a host that does not resolve)."""
     unknown = set(events) - set(WebhookEndpoint.Event.values)
     if unknown or not events:
         raise ValueError(f"choose events from {WebhookEndpoint.Event.values}, not {events!r}")
+    outbound.destination_check(url)
     endpoint = WebhookEndpoint.objects.create(
         url=url, events=list(events), description=description, active=active
     )

@@ -48,6 +48,15 @@ def _fresh_process_state():
     selectors.public_touchpoints_forget()
 
 
+@pytest.fixture(autouse=True)
+def _outbound_to_local_receivers(settings, monkeypatch):
+    """The suite's webhook and alert receivers listen on 127.0.0.1, which production
+    refuses by default (cxhub/outbound.py): allowed here, and in a real worker's
+    environment too. tests/cxhub/test_outbound.py turns it off again."""
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")
+
+
 def _tcp_server(*, hang_up: bool):
     """A local TCP server that accepts connections and never says a word: it keeps them
     open (a broker or cache that hangs) or closes each at once (`hang_up`). Yields
