@@ -1,22 +1,181 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.utils.text import format_lazy
 
 from surveys import services
-from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
+from surveys.models import (
+    TRANSLATED_TEXTS,
+    Invitation,
+    NpsDaily,
+    Person,
+    Response,
+    Touchpoint,
+    translation_languages,
+    validate_touchpoint_translations,
+)
+
+TOUCHPOINT_FIELDS = [
+    "name",
+    "slug",
+    "owner_team",
+    "question",
+    "nps_target",
+    "followup_deadline_hours",
+    "resurvey_after_days",
+    "quiet_period_days",
+    "active",
+    "created_at",
+]
+
+
+def _translation_field(key: str, code: str) -> str:
+    return f"{key}_{code.replace('-', '_')}"
+
+
+def _translation_form_fields() -> dict[str, forms.Field]:
+    """One name and one question field per language the survey pages speak besides the
+    default: a CX admin fills in boxes, never JSON."""
+    fields = {}
+    for code, label in translation_languages():
+        fields[_translation_field("name", code)] = forms.CharField(
+            label=format_lazy("Customer-facing name ({})", label),
+            max_length=TRANSLATED_TEXTS["name"],
+            required=False,
+            help_text=format_lazy(
+                "Shown above the question on {} survey pages and in the survey email. "
+                "Blank: customers see the name above.",
+                label,
+            ),
+        )
+        fields[_translation_field("question", code)] = forms.CharField(
+            label=format_lazy("Customer-facing question ({})", label),
+            max_length=TRANSLATED_TEXTS["question"],
+            required=False,
+            widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
+            help_text="Blank: the question above, or the standard question in this "
+            "language when that is blank too.",
+        )
+    return fields
+
+
+class TouchpointAdminFormBase(forms.ModelForm):
+    """Touchpoint.translations edited as plain text boxes, one pair per language."""
+
+    class Meta:
+        model = Touchpoint
+        fields = TOUCHPOINT_FIELDS  # translations: through the boxes below
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.translations if isinstance(self.instance.translations, dict) else {}
+        for code, _label in translation_languages():
+            texts = stored.get(code) if isinstance(stored.get(code), dict) else {}
+            for key in TRANSLATED_TEXTS:
+                name = _translation_field(key, code)
+                if name in self.fields:
+                    self.initial.setdefault(name, texts.get(key, ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = self.instance.translations if isinstance(self.instance.translations, dict) else {}
+        languages = dict(translation_languages())
+        # Languages no longer in settings.LANGUAGES keep what they had.
+        translations = {code: texts for code, texts in stored.items() if code not in languages}
+        for code in languages:
+            texts = {
+                key: cleaned.get(_translation_field(key, code), "").strip()
+                for key in TRANSLATED_TEXTS
+            }
+            texts = {key: text for key, text in texts.items() if text}
+            if texts:
+                translations[code] = texts
+        try:
+            validate_touchpoint_translations(
+                {code: texts for code, texts in translations.items() if code in languages}
+            )
+        except ValidationError as error:
+            self.add_error(None, error)
+        self.translations = translations
+        return cleaned
+
+    def save(self, commit=True):
+        self.instance.translations = self.translations
+        return super().save(commit=commit)
+
+
+TouchpointAdminForm = type(TouchpointAdminFormBase)(
+    "TouchpointAdminForm", (TouchpointAdminFormBase,), _translation_form_fields()
+)
 
 
 @admin.register(Touchpoint)
 class TouchpointAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "owner_team", "nps_target", "followup_deadline_hours", "active"]
+    form = TouchpointAdminForm
+    list_display = [
+        "name",
+        "slug",
+        "owner_team",
+        "nps_target",
+        "followup_deadline_hours",
+        "active",
+        "translated_into",
+    ]
     list_filter = ["active", "owner_team"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": TOUCHPOINT_FIELDS}),
+        *[
+            (
+                format_lazy("What customers see in {}", label),
+                {
+                    "description": format_lazy(
+                        "Used on the survey pages and in the survey email when the survey is "
+                        "in {}. Staff pages, reports and the API keep the name above.",
+                        label,
+                    ),
+                    "fields": [_translation_field(key, code) for key in TRANSLATED_TEXTS],
+                },
+            )
+            for code, label in translation_languages()
+        ],
+    ]
+
+    @admin.display(description="Translated into")
+    def translated_into(self, obj):
+        translations = obj.translations if isinstance(obj.translations, dict) else {}
+        labels = [str(label) for code, label in translation_languages() if translations.get(code)]
+        return ", ".join(labels) or "—"
 
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
+    """Deleting a person here erases them (GDPR), as DELETE /v1/people/… and the
+    erase_person command do: a plain delete would leave their comments, case notes
+    and quotes behind, on responses that merely lose the link to them."""
+
     list_display = ["email", "phone", "name", "unsubscribed_at", "created_at"]
     search_fields = ["email", "phone", "name", "external_id"]
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter)]
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except services.SurveyError as error:  # rolled back, its history entry too
+            self.message_user(request, error.message, level=messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def delete_model(self, request, obj):
+        services.person_erase(person=obj)
+
+    def delete_queryset(self, request, queryset):
+        for person in queryset:
+            try:
+                services.person_erase(person=person)
+            except services.SurveyError as error:
+                self.message_user(request, f"{person.pk}: {error.message}", level=messages.ERROR)
 
 
 @admin.register(Invitation)

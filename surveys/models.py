@@ -1,17 +1,66 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from surveys import nps
+
+# Asked when a touchpoint sets no question of its own; translated in locale/.
+DEFAULT_QUESTION = gettext_noop("How likely are you to recommend us to a friend or colleague?")
+
+# What a touchpoint's translations may hold per language, and each text's longest length
+# (the length of the field it translates).
+TRANSLATED_TEXTS = {"name": 100, "question": 300}
+
+
+def translation_languages() -> list[tuple[str, str]]:
+    """The languages a touchpoint's customer texts can be translated into: every
+    language of the survey pages but the default one, whose texts are `name` and
+    `question` themselves."""
+    return [(code, label) for code, label in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+
+
+def validate_touchpoint_translations(value) -> None:
+    """{"fr": {"name": "Appel au support", "question": "…"}}: languages of the survey
+    pages (not the default one), only the translatable texts, non-blank strings that
+    fit the fields they translate."""
+    if not isinstance(value, dict):
+        raise ValidationError("Translations must be an object keyed by language code.")
+    languages = dict(translation_languages())
+    for code, texts in value.items():
+        if code not in languages:
+            raise ValidationError(
+                f"{code!r} is not a language of the survey pages other than the default: "
+                f"use one of {', '.join(languages) or 'none'}."
+            )
+        if not isinstance(texts, dict):
+            raise ValidationError(f"The {code!r} translations must be an object.")
+        for key, text in texts.items():
+            if key not in TRANSLATED_TEXTS:
+                raise ValidationError(
+                    f"{key!r} cannot be translated: only {', '.join(TRANSLATED_TEXTS)}."
+                )
+            if not isinstance(text, str) or not text.strip():
+                raise ValidationError(f"The {code!r} {key} must be a non-blank string.")
+            if len(text) > TRANSLATED_TEXTS[key]:
+                raise ValidationError(
+                    f"The {code!r} {key} is {len(text)} characters long, "
+                    f"at most {TRANSLATED_TEXTS[key]}."
+                )
 
 
 class Touchpoint(models.Model):
     """A moment in the customer journey where we ask the NPS question."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(
+        max_length=100,
+        help_text="What staff pages, reports and the API call it. Customers see it too, "
+        "unless it is translated into their language below.",
+    )
     slug = models.SlugField(max_length=100, unique=True)
     owner_team = models.ForeignKey(
         "cxhub.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
@@ -19,7 +68,17 @@ class Touchpoint(models.Model):
     question = models.CharField(
         max_length=300,
         blank=True,
-        help_text="Leave blank for the standard question: how likely are you to recommend us?",
+        help_text="Leave blank for the standard question: how likely are you to recommend us? "
+        "(translated for customers).",
+    )
+    # What customers see in another language than the default: {"fr": {"name": …,
+    # "question": …}}. Only the survey pages and the survey email read it (customer_name,
+    # customer_question); staff pages, the API and the dashboards keep `name`.
+    translations = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_touchpoint_translations],
+        help_text='Customer-facing texts per language: {"fr": {"name": "…", "question": "…"}}.',
     )
     nps_target = models.SmallIntegerField(
         default=30, help_text="The NPS this touchpoint aims for (-100 to 100)."
@@ -49,6 +108,35 @@ class Touchpoint(models.Model):
 
     def __str__(self):
         return self.name
+
+    def _translated(self, key: str, language: str | None) -> str:
+        """The `key` text translated into `language` ("fr", "fr-ca", "fr_FR" all find
+        "fr"), or "". Written defensively: the field is also writable outside forms, and
+        a survey page must never fail on it."""
+        translations = self.translations if isinstance(self.translations, dict) else {}
+        code = (language or "").lower().replace("_", "-")
+        for candidate in dict.fromkeys((code, code.split("-")[0])):
+            texts = translations.get(candidate)
+            text = texts.get(key) if isinstance(texts, dict) else None
+            if isinstance(text, str) and text.strip():
+                return text
+        return ""
+
+    def customer_name(self, language: str | None = None) -> str:
+        """The name a customer sees in `language` (default: the active language): its
+        translation, else the name staff use."""
+        return self._translated("name", language or translation.get_language()) or self.name
+
+    def customer_question(self, language: str | None = None) -> str:
+        """The question a customer is asked in `language` (default: the active
+        language): its translation, else the touchpoint's own question, else the
+        standard question in that language."""
+        language = language or translation.get_language() or settings.LANGUAGE_CODE
+        text = self._translated("question", language) or self.question
+        if text:
+            return text
+        with translation.override(language):
+            return translation.gettext(DEFAULT_QUESTION)
 
     @property
     def effective_quiet_period_days(self) -> int:

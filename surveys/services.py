@@ -20,7 +20,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from cxhub import fastinsert
 from cxhub.queue import enqueue_debounced_on_commit, enqueue_on_commit, publish
@@ -31,12 +30,11 @@ from surveys.hooks import (
     response_recorded,
     responses_recorded,
 )
-from surveys.models import Invitation, NpsDaily, Person, Response, Touchpoint
+from surveys.models import DEFAULT_QUESTION, Invitation, NpsDaily, Person, Response, Touchpoint
 
 logger = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-DEFAULT_QUESTION = gettext_noop("How likely are you to recommend us to a friend or colleague?")
 
 
 class SurveyError(Exception):
@@ -90,6 +88,8 @@ def clean_phone(value: str) -> str:
 
 
 def question_for(touchpoint: Touchpoint) -> str:
+    """The question as the API shows it (the staff's text, or the standard question in
+    the active language). Customers are asked Touchpoint.customer_question()."""
     return touchpoint.question or translation.gettext(DEFAULT_QUESTION)
 
 
@@ -317,7 +317,8 @@ def _render_invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
         )
         context = {
             "invitation": invitation,
-            "question": question_for(invitation.touchpoint),
+            "touchpoint_name": invitation.touchpoint.customer_name(lang),
+            "question": invitation.touchpoint.customer_question(lang),
             "scores": [(s, f"{survey_url}?score={s}") for s in range(11)],
             "survey_url": survey_url,
             "unsubscribe_url": unsubscribe_url,
@@ -394,8 +395,9 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
 def _send_sms(invitation: Invitation) -> None:
     # No SMS provider ships with CX Hub: the message is logged, like the console email.
     url = settings.SITE_URL + reverse("surveys:respond", args=[invitation.token])
-    with translation.override(invitation.locale or settings.LANGUAGE_CODE):
-        text = f"{question_for(invitation.touchpoint)} (0-10) {url}"
+    lang = invitation.locale or settings.LANGUAGE_CODE
+    with translation.override(lang):
+        text = f"{invitation.touchpoint.customer_question(lang)} (0-10) {url}"
     logger.info("SMS to %s: %s", invitation.person.phone, text)
 
 

@@ -82,8 +82,8 @@ def respond(request, token):
             "surveys/survey_form.html",
             {
                 "form": form,
-                "touchpoint": invitation.touchpoint,
-                "question": services.question_for(invitation.touchpoint),
+                "touchpoint_name": invitation.touchpoint.customer_name(),
+                "question": invitation.touchpoint.customer_question(),
                 "selected": _selected(form),
                 "answered_before": existing is not None,
                 "scale": range(11),
@@ -135,7 +135,7 @@ def respond_thanks(request, token):
             request,
             "surveys/survey_thanks.html",
             {
-                "touchpoint": invitation.touchpoint,
+                "touchpoint_name": invitation.touchpoint.customer_name(),
                 "again_url": reverse("surveys:respond", args=[token]),
             },
         )
@@ -168,8 +168,8 @@ def public(request, slug):
         "surveys/survey_form.html",
         {
             "form": form,
-            "touchpoint": touchpoint,
-            "question": services.question_for(touchpoint),
+            "touchpoint_name": touchpoint.customer_name(),
+            "question": touchpoint.customer_question(),
             "selected": _selected(form),
             "scale": range(11),
         },
@@ -185,7 +185,7 @@ def public_thanks(request, slug):
         request,
         "surveys/survey_thanks.html",
         {
-            "touchpoint": touchpoint,
+            "touchpoint_name": touchpoint.customer_name(),
             "again_url": reverse("surveys:public", args=[slug]),
             "public": True,
         },

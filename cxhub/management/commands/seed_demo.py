@@ -196,6 +196,16 @@ TOUCHPOINTS = [
     ),
 ]
 
+# What French-speaking customers see on the survey pages and in the survey email.
+FRENCH_NAMES = {
+    "onboarding": "Ouverture de votre compte",
+    "billing": "Facturation",
+    "support-call": "Appel au service client",
+    "network-coverage": "Couverture réseau",
+    "store-visit": "Visite en boutique",
+    "technician-visit": "Visite du technicien",
+}
+
 # Unhappy customers explain themselves more often than happy ones; about 40 % overall.
 COMMENT_RATE = {nps.PROMOTER: 0.38, nps.PASSIVE: 0.30, nps.DETRACTOR: 0.60}
 # Share of promoter comments that thank an employee of the touchpoint's team by name.
@@ -494,18 +504,26 @@ def _join(user, team: Team, role: str) -> None:
 
 def _seed_touchpoints() -> list[Touchpoint]:
     teams = {t.name: t for t in Team.objects.filter(name__in=[s.team for s in TOUCHPOINTS])}
-    return [
-        Touchpoint.objects.get_or_create(
+    touchpoints = []
+    for spec in TOUCHPOINTS:
+        translations = {"fr": {"name": FRENCH_NAMES[spec.slug]}}
+        touchpoint, created = Touchpoint.objects.get_or_create(
             slug=spec.slug,
             defaults={
                 "name": spec.name,
                 "owner_team": teams[spec.team],
                 "nps_target": spec.nps_target,
                 "followup_deadline_hours": spec.deadline_hours,
+                "translations": translations,
             },
-        )[0]
-        for spec in TOUCHPOINTS
-    ]
+        )
+        # A demo database seeded before touchpoints had translations gets them too; an
+        # admin's own translations are left alone.
+        if not created and not touchpoint.translations:
+            touchpoint.translations = translations
+            touchpoint.save(update_fields=["translations"])
+        touchpoints.append(touchpoint)
+    return touchpoints
 
 
 # --- responses ---------------------------------------------------------------------
