@@ -1,5 +1,5 @@
 """cxhub composes the apps: it listens to their announcements for team alerts and
-outgoing webhooks."""
+outgoing webhooks, and to a customer's erasure (the logs of both forget them)."""
 
 from django.db import transaction
 from django.dispatch import receiver
@@ -8,7 +8,12 @@ from cxhub import services, webhooks
 from cxhub.models import WebhookEndpoint
 from feedback.hooks import case_closed, case_escalated
 from surveys import nps
-from surveys.hooks import person_unsubscribed, response_recorded, responses_recorded
+from surveys.hooks import (
+    person_erased,
+    person_unsubscribed,
+    response_recorded,
+    responses_recorded,
+)
 
 
 @receiver(response_recorded, dispatch_uid="cxhub.alert_new_detractor")
@@ -63,3 +68,11 @@ def webhook_unsubscribe(sender, person, **kwargs):
     webhooks.webhook_event_emit(
         event=Event.UNSUBSCRIBE_CREATED, data=lambda: webhooks.person_event_data(person)
     )
+
+
+@receiver(person_erased, dispatch_uid="cxhub.deliveries_erase_customer")
+def erase_customer(sender, person, response_ids, **kwargs):
+    # Inside the erasure's transaction: the logs forget the customer with it, or nothing
+    # is erased. A pending delivery is scrubbed, not cancelled: it still tells its
+    # receiver what happened, with what CX Hub still knows.
+    services.deliveries_erase_customer(person=person, response_ids=response_ids)

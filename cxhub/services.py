@@ -367,3 +367,61 @@ def api_key_authenticate(raw: str | None) -> ApiKey | None:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+# --- erasure of a customer (GDPR) -----------------------------------------------------------
+
+ERASED_ALERT_COMMENT = ": (comment erased at the customer's request)"
+
+
+def deliveries_erase_customer(*, person, response_ids: list[int]) -> tuple[int, int]:
+    """GDPR erasure of a customer (surveys.hooks.person_erased, in its transaction): the
+    outgoing logs lose what they quoted of them, whether sent, failed or still pending,
+    so a delivery made after the erasure carries only what CX Hub still knows (the
+    score), and a redelivery of an old event too.
+
+    Webhook deliveries: their responses' survey_response.* events lose the comment and
+    the person id; their unsubscribe.created events lose the email. Team alerts: the
+    quote of their comment in a new-detractor alert goes (alerts keep no link to the
+    response, so the quote is found by its text: the alert's for the comment as it is
+    now). Returns (webhook deliveries, alerts) changed."""
+    from django.db.models import Q, Value
+    from django.db.models.functions import Replace
+
+    from cxhub.models import WebhookDelivery, WebhookEndpoint
+    from surveys.models import Response
+
+    Event = WebhookEndpoint.Event
+    deliveries = WebhookDelivery.objects.select_for_update().filter(
+        Q(event__in=[Event.RESPONSE_CREATED, Event.RESPONSE_UPDATED])
+        & (
+            Q(payload__event_data__id__in=response_ids)
+            | Q(payload__event_data__person_id=person.pk)
+        )
+        | Q(event=Event.UNSUBSCRIBE_CREATED, payload__event_data__id=person.pk)
+    )
+    changed = []
+    for delivery in deliveries:
+        data = dict((delivery.payload or {}).get("event_data") or {})
+        if delivery.event == Event.UNSUBSCRIBE_CREATED:
+            data["email"] = None
+        else:
+            data.update(comment="", person_id=None)
+        delivery.payload = {**delivery.payload, "event_data": data}
+        changed.append(delivery)
+    WebhookDelivery.objects.bulk_update(changed, ["payload"], batch_size=500)
+
+    alerts = 0
+    for response in (
+        Response.objects.filter(pk__in=response_ids)
+        .exclude(comment="")
+        .select_related("touchpoint", "person")
+    ):
+        shown = chat_escape(shown_comment(response, contact_details=False)[:200])
+        if not shown:
+            continue
+        quote = f": “{shown}”"
+        alerts += AlertDelivery.objects.filter(kind="new_detractor", text__contains=quote).update(
+            text=Replace("text", Value(quote), Value(ERASED_ALERT_COMMENT))
+        )
+    return len(changed), alerts

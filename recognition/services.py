@@ -605,11 +605,14 @@ def recognition_erase_customer(*, response_ids: list[int]) -> int:
     """GDPR erasure of a customer (surveys.hooks.person_erased): the shout-out postcards
     that quote their comments lose the quote (the postcard stays, so its recipient's
     counts and the leaderboards do not change), and shout-outs still waiting for a lead
-    go (there is no comment left to publish). Returns the number of postcards rewritten."""
+    go (there is no comment left to publish). The home dashboard's shared panel, which
+    may quote their praise, is forgotten at the commit. Returns the number of postcards
+    rewritten."""
     ShoutOut.objects.filter(response_id__in=response_ids, status=ShoutOut.Status.PENDING).delete()
     rewritten = Postcard.objects.filter(response_id__in=response_ids, from_customer=True).update(
         message=ERASED_PRAISE
     )
-    if rewritten:
+    if response_ids:
+        # The panel caches fresh praise for a minute: the customer's words and name.
         _forget_dashboard_on_commit()
     return rewritten

@@ -24,8 +24,8 @@ that raises rolls the batch back.
 before anything is deleted. Arguments: person (still in the database), response_ids
 (their responses, which keep their scores). Receivers erase the personal data they
 hold about them (feedback: the free-text notes of the follow-up cases; recognition:
-the quotes on shout-out postcards and pending shout-outs); one that raises cancels
-the erasure.
+the quotes on shout-out postcards and pending shout-outs; cxhub: the webhook and
+team-alert delivery logs); one that raises cancels the erasure.
 
 `response_notes` is a question, not an announcement: the Delighted-compatible API
 asks it for `expand[]=notes`. Argument: response_ids. A receiver returns

@@ -899,3 +899,113 @@ def response_import_get_for_user(user, pk: int) -> ResponseImport:
     if response_import is None:
         raise Http404
     return response_import
+
+
+# --- erasure ---------------------------------------------------------------------------
+
+ERASED_CELL = "[erased]"
+# What an erased person's rows keep: what their score needs to count, as their live
+# responses keep it (surveys.services.person_erase). Every other cell is blanked.
+_KEPT_ON_ERASURE = frozenset(
+    ("source_key", "response_id", "touchpoint", "score", "category", "created_at")
+    + ("updated_at", "channel", "delighted_source", "survey_type")
+)
+
+
+def response_imports_erase_person(*, email: str, phone: str) -> int:
+    """GDPR erasure (called by services.person_erase, in its transaction): the imports
+    that still hold the person's email or phone lose them. In a file not imported yet
+    (pending), or kept after a failure, the person's rows keep only their score, dates
+    and touchpoint, so they import as anonymous answers, and the address is masked
+    wherever else it appears; the report and the error are masked too. Rows keep their
+    places, so a resumed run still starts where it stopped.
+
+    A running import with the person's rows still ahead would re-create them from the
+    copy its worker read: SurveyError (the erasure is refused, nothing changes) until
+    it has finished. Returns the number of imports changed."""
+    email, phone = email.strip().lower(), phone.strip()
+    needles = [n for n in (email, phone) if n]
+    if not needles:
+        return 0
+    candidates = Q(content__icontains=email) if email else Q(pk__in=[])
+    if phone:  # as a row may write it: "+33 6 12-34-56-78" is the same number
+        separators = r"[\s().-]*"
+        digits = separators.join(re.escape(d) for d in phone.lstrip("+"))
+        candidates |= Q(content__iregex=rf"\+{separators}{digits}")
+    for needle in needles:
+        candidates |= Q(error__icontains=needle) | Q(report__icontains=needle)
+    changed = 0
+    for response_import in ResponseImport.objects.select_for_update().filter(candidates):
+        content, last = _content_erase(response_import.content, needles, email, phone)
+        running = response_import.status == ResponseImport.Status.RUNNING
+        if running and last > response_import.rows_done:
+            raise services.SurveyError(
+                f"An import that names this person is running ({response_import.filename}): "
+                "erase them once it has finished.",
+                code="conflict",
+            )
+        error = _mask(response_import.error, needles)
+        report = [
+            {**entry, "reason": _mask(str(entry.get("reason", "")), needles)}
+            if isinstance(entry, dict)
+            else entry
+            for entry in response_import.report
+        ]
+        if content is None and (error, report) == (response_import.error, response_import.report):
+            continue
+        if content is not None:
+            response_import.content = content
+        response_import.error, response_import.report = error, report
+        response_import.save(update_fields=["content", "error", "report"])
+        changed += 1
+    return changed
+
+
+def _mask(text: str, needles: list[str]) -> str:
+    for needle in needles:
+        text = re.sub(re.escape(needle), ERASED_CELL, text, flags=re.IGNORECASE)
+    return text
+
+
+def _content_erase(text: str, needles, email: str, phone: str) -> tuple[str | None, int]:
+    """The file with the person's rows blanked and their address masked elsewhere (None
+    when it names them nowhere), and the place of their last row as rows_done counts
+    rows (0 for none)."""
+    if not text:
+        return None, 0
+    reader = _reader(text)
+    try:
+        header = next(reader)
+        layout = layout_for(header)
+    except (StopIteration, ImportFileError, csv.Error):
+        masked = _mask(text, needles)  # not a file CX Hub reads: masking is all there is
+        return (masked if masked != text else None), 0
+    at = layout.index
+    kept = {at[name] for name in _KEPT_ON_ERASURE if name in at}
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=reader.dialect.delimiter, lineterminator="\n")
+    writer.writerow(header)
+    counted = last = 0
+    touched = False
+    for cells in reader:
+        if any(cells):
+            counted += 1
+        by_name = {name: cells[i] for name, i in at.items() if i < len(cells)}
+        if (email and by_name.get("email", "").strip().lower() == email) or (
+            phone and _phone(by_name.get("phone", "")) == phone
+        ):
+            last, touched = counted, True
+            cells = [c if i in kept else "" for i, c in enumerate(cells)]
+        else:
+            masked = [_mask(c, needles) for c in cells]
+            touched = touched or masked != cells
+            cells = masked
+        writer.writerow(cells)
+    return (out.getvalue() if touched else None), last
+
+
+def _phone(value: str) -> str:
+    try:
+        return services.clean_phone(value)
+    except Exception:
+        return value.strip()

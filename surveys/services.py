@@ -204,23 +204,67 @@ ERASED = {"comment": "", "properties": {}, "person": None, "invitation": None}
 def person_erase(*, person: Person) -> int:
     """Erase a person (GDPR): what CX Hub knew about them goes, their scores stay.
 
-    In one transaction: `hooks.person_erased` is sent first (feedback scrubs the
-    free-text notes of the person's follow-up cases), then their responses lose
-    comment, properties and their links to the person and the invitation, then the
-    person and their invitations are deleted. Score, touchpoint and dates are kept,
-    so every NPS figure, rollup and case count stays exactly as it was. Returns the
-    number of responses stripped.
+    In one transaction: their invitations, the person and their responses are locked
+    first, so an answer or re-answer written concurrently (with its webhook and team
+    alert) either committed before the erasure reads anything or waits for it. Then
+    `hooks.person_erased` is sent (feedback scrubs the free text of the person's
+    follow-up cases, recognition the quotes of their praise, cxhub the webhook and
+    team-alert logs), their rows in CSV imports not finished are blanked
+    (surveys.imports), the admin's history of the person and of their invitations
+    stops naming them, their responses lose comment, properties and their links to
+    the person and the invitation, and the person and their invitations are deleted.
+    Score, touchpoint and dates are kept, so every NPS figure, rollup and case count
+    stays exactly as it was. A receiver or an import that refuses (SurveyError)
+    cancels all of it. Returns the number of responses stripped.
     """
+    from surveys import imports
+
     with transaction.atomic():
-        person = Person.objects.select_for_update().get(pk=person.pk)
-        response_ids = list(person.responses.values_list("pk", flat=True))
+        # Invitations before the person, as a survey answer takes them (its invitation,
+        # then the person through the response's foreign key): the other order deadlocks
+        # with a customer answering at that moment. Listed again under the person's lock
+        # for any invitation created meanwhile.
+        list(Invitation.objects.select_for_update().filter(person_id=person.pk).values("pk"))
+        person = Person.objects.select_for_update().filter(pk=person.pk).first()
+        if person is None:  # erased meanwhile (a second request for the same person)
+            return 0
+        invitation_ids = list(
+            Invitation.objects.select_for_update()
+            .filter(person=person)
+            .values_list("pk", flat=True)
+        )
+        response_ids = list(
+            Response.objects.select_for_update()
+            .filter(Q(person=person) | Q(invitation_id__in=invitation_ids))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         person_erased.send(sender=Person, person=person, response_ids=response_ids)
+        imports.response_imports_erase_person(email=person.email, phone=person.phone)
+        _admin_history_forget(person_id=person.pk, invitation_ids=invitation_ids)
         stripped = Response.objects.filter(pk__in=response_ids).update(
             **ERASED, updated_at=timezone.now()
         )
-        person.invitations.all().delete()
+        Invitation.objects.filter(pk__in=invitation_ids).delete()
         person.delete()
     return stripped
+
+
+ERASED_ADMIN_REPR = "(erased at the customer's request)"
+
+
+def _admin_history_forget(*, person_id: int, invitation_ids: list[int]) -> int:
+    """The admin's history (django.contrib.admin LogEntry) names an object by its
+    str(): a person's name or email, an invitation's "touchpoint → person". The
+    entries stay (who changed what, when); the customer's name in them goes."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    types = ContentType.objects.get_for_models(Person, Invitation)
+    return LogEntry.objects.filter(
+        Q(content_type=types[Person], object_id=str(person_id))
+        | Q(content_type=types[Invitation], object_id__in=[str(pk) for pk in invitation_ids])
+    ).update(object_repr=ERASED_ADMIN_REPR)
 
 
 # --- invitations -------------------------------------------------------------------

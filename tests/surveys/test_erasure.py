@@ -1,0 +1,303 @@
+"""Erasing a person (GDPR) beyond their own rows: CSV imports that still hold their
+data, the Django admin (deleting there is erasing), the admin's history, and answers
+written while the erasure runs."""
+
+import csv
+import io
+import threading
+import time
+
+import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.db import connection
+
+from cxhub import webhooks
+from cxhub.models import WebhookDelivery, WebhookEndpoint
+from feedback import services as feedback_services
+from feedback.models import CaseEvent, FollowUpCase
+from surveys import imports, services
+from surveys.hooks import response_recorded
+from surveys.models import Invitation, Person, Response, ResponseImport
+from tests.factories import PersonFactory, ResponseFactory
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "zoe.quarantine@example.org"
+PHONE = "+33699887766"
+HEADER = ["Response ID", "Score", "Comment", "Response date", "Name", "Email", "Phone", "Plan"]
+
+
+@pytest.fixture
+def zoe(db):
+    return PersonFactory(email=EMAIL, phone=PHONE, name="Zoé Quarantine")
+
+
+def delighted_csv(rows):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+ROWS = [
+    ["501", "3", "Call me, Zoé", "2024-04-18 05:34:20 +0000", "Zoé Quarantine", EMAIL, "", "gold"],
+    ["502", "9", f"My friend {EMAIL} sent me", "2024-04-19 05:34:20 +0000", "Ann", "ann@ex.net"]
+    + ["", ""],
+    ["503", "6", "By phone only", "2024-04-20 05:34:20 +0000", "Zoé Q", "", "+33 6 99 88 77 66"]
+    + [""],
+]
+
+
+def _pending_import(touchpoint, rows=ROWS):
+    return imports.response_import_create(
+        filename="delighted.csv",
+        content=delighted_csv(rows),
+        default_touchpoint=touchpoint,
+        enqueue=False,
+    )
+
+
+# --- imports ----------------------------------------------------------------------------
+
+
+def test_a_pending_import_keeps_only_the_scores_of_an_erased_persons_rows(zoe, touchpoint):
+    pending = _pending_import(touchpoint)
+
+    services.person_erase(person=zoe)
+
+    pending.refresh_from_db()
+    for needle in [EMAIL, "Quarantine", "99 88 77 66", "gold", "Call me"]:
+        assert needle not in pending.content
+    # Run later, the file imports their scores as anonymous answers: nobody comes back.
+    done = imports.response_import_run(import_id=pending.pk)
+    assert (done.status, done.imported, done.skipped) == ("done", 3, 0)
+    assert not Person.objects.filter(email=EMAIL).exists()
+    assert not Person.objects.filter(phone=PHONE).exists()
+    answers = {r.score: r for r in Response.objects.select_related("person")}
+    assert (answers[3].person, answers[3].comment) == (None, "")
+    assert (answers[6].person, answers[6].comment) == (None, "")
+    assert answers[9].person.email == "ann@ex.net"  # another customer's row stays
+    assert answers[9].comment == "My friend [erased] sent me"
+
+
+def test_a_failed_imports_file_error_and_report_forget_the_erased_person(zoe, touchpoint):
+    failed = _pending_import(touchpoint)
+    ResponseImport.objects.filter(pk=failed.pk).update(
+        status=ResponseImport.Status.FAILED,
+        error=f"IntegrityError: Key (email)=({EMAIL}) already exists.",
+        report=[{"row": 7, "reason": f"phone: '{PHONE} ext 2' is not a phone number"}],
+    )
+
+    services.person_erase(person=zoe)
+
+    failed.refresh_from_db()
+    assert EMAIL not in failed.content and "Quarantine" not in failed.content
+    assert failed.error == "IntegrityError: Key (email)=([erased]) already exists."
+    assert failed.report == [{"row": 7, "reason": "phone: '[erased] ext 2' is not a phone number"}]
+    assert failed.content.count("\n") == 4  # every row keeps its place
+
+
+def test_erasure_waits_for_a_running_import_that_still_has_the_persons_rows_ahead(zoe, touchpoint):
+    running = _pending_import(touchpoint)
+    ResponseImport.objects.filter(pk=running.pk).update(
+        status=ResponseImport.Status.RUNNING, rows_done=2
+    )
+    with pytest.raises(services.SurveyError, match="running"):
+        services.person_erase(person=zoe)
+    assert Person.objects.filter(pk=zoe.pk).exists()  # nothing was erased
+    running.refresh_from_db()
+    assert EMAIL in running.content
+
+    # Once its worker is past the person's rows (row 3 is phone-only: theirs too)…
+    ResponseImport.objects.filter(pk=running.pk).update(rows_done=3)
+    services.person_erase(person=zoe)
+    running.refresh_from_db()
+    assert EMAIL not in running.content and not Person.objects.filter(pk=zoe.pk).exists()
+
+
+def test_imports_that_never_named_the_person_are_left_alone(zoe, touchpoint):
+    other = _pending_import(touchpoint, rows=[ROWS[1][:5] + ["ann@ex.net", "", ""]])
+    before = ResponseImport.objects.get(pk=other.pk).content
+    services.person_erase(person=PersonFactory(email="nobody@example.org"))
+    assert ResponseImport.objects.get(pk=other.pk).content == before
+
+
+# --- the admin --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cx_admin_web(client, cx_admin):
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    client.force_login(cx_admin)
+    return client
+
+
+def _detractor_with_notes(person, touchpoint, manager):
+    response = services.response_record(
+        touchpoint=touchpoint, score=2, comment=f"Reach me at {EMAIL}", person=person
+    )
+    case = FollowUpCase.objects.get(response=response)
+    feedback_services.case_note_add(case=case, by=manager, text="Zoé lives at 3 rue Haute")
+    return response, case
+
+
+def test_deleting_a_person_in_the_admin_erases_them(cx_admin_web, zoe, touchpoint, manager_a):
+    response, case = _detractor_with_notes(zoe, touchpoint, manager_a)
+
+    page = cx_admin_web.post(f"/admin/surveys/person/{zoe.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == 302
+    assert not Person.objects.filter(pk=zoe.pk).exists()
+    response.refresh_from_db()
+    assert (response.score, response.comment, response.person) == (2, "", None)
+    notes = CaseEvent.objects.filter(case=case).values_list("message", flat=True)
+    assert not any("rue Haute" in n for n in notes)
+    entry = LogEntry.objects.get(action_flag=DELETION)  # the history says what happened…
+    assert entry.object_id == str(zoe.pk)
+    assert entry.object_repr == services.ERASED_ADMIN_REPR  # …not who it was
+
+
+def test_the_admins_delete_action_erases_every_selected_person(
+    cx_admin_web, zoe, touchpoint, manager_a
+):
+    bob = PersonFactory(email="bob@example.org")
+    response, _case = _detractor_with_notes(zoe, touchpoint, manager_a)
+    bobs = services.response_record(touchpoint=touchpoint, score=9, comment="Bob's", person=bob)
+
+    page = cx_admin_web.post(
+        "/admin/surveys/person/",
+        {"action": "delete_selected", "_selected_action": [zoe.pk, bob.pk], "post": "yes"},
+    )
+
+    assert page.status_code == 302
+    assert not Person.objects.exists()
+    assert list(Response.objects.order_by("pk").values_list("comment", flat=True)) == ["", ""]
+    assert {e.object_repr for e in LogEntry.objects.all()} == {services.ERASED_ADMIN_REPR}
+    assert bobs.pk != response.pk
+
+
+def test_the_admin_refuses_to_delete_a_person_while_an_import_naming_them_runs(
+    cx_admin_web, zoe, touchpoint
+):
+    running = _pending_import(touchpoint)
+    ResponseImport.objects.filter(pk=running.pk).update(status=ResponseImport.Status.RUNNING)
+    url = f"/admin/surveys/person/{zoe.pk}/delete/"
+    page = cx_admin_web.post(url, {"post": "yes"}, follow=True)
+    assert page.status_code == 200
+    assert "erase them once it has finished" in page.content.decode()
+    assert Person.objects.filter(pk=zoe.pk).exists()
+    assert not LogEntry.objects.exists()  # the deletion's history entry rolled back with it
+
+
+def test_the_admins_history_of_an_erased_persons_invitations_no_longer_names_them(
+    cx_admin_web, zoe, touchpoint, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page = cx_admin_web.post(
+            "/admin/surveys/invitation/add/",
+            {
+                "person": zoe.pk,
+                "touchpoint": touchpoint.pk,
+                "channel": "email",
+                "locale": "",
+                "scheduled_for_0": timezone.localdate().isoformat(),
+                "scheduled_for_1": "00:00:00",
+            },
+        )
+    assert page.status_code == 302
+    added = LogEntry.objects.get()
+    assert "Zoé Quarantine" in added.object_repr
+    invitation_id = Invitation.objects.get().pk
+
+    services.person_erase(person=zoe)
+
+    added.refresh_from_db()
+    assert added.object_id == str(invitation_id)
+    assert added.object_repr == services.ERASED_ADMIN_REPR
+
+
+# --- answers written while the erasure runs -----------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_committed_while_the_erasure_waits_is_erased_with_its_webhook(
+    zoe, touchpoint, monkeypatch
+):
+    """A customer re-answers at the moment they are erased: the erasure waits for the
+    answer's transaction (it locks the invitation and the response first), then erases
+    the new comment and the webhook event that quotes it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    monkeypatch.setattr(webhooks, "http_post", lambda outgoing, timeout=None: 200)  # no network
+    WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/cx", events=["survey_response.updated"]
+    )
+    webhooks.webhook_endpoints_forget()
+    invitation = services.invitation_create(person=zoe, touchpoint=touchpoint)
+    services.response_record(invitation=invitation, touchpoint=touchpoint, score=3, comment="Hm")
+    late = "Reach me: late@example.org"
+    answering, go_on = threading.Event(), threading.Event()
+
+    def hold(sender, response, **kwargs):
+        # Connected last: the webhook row of this answer is written, not committed.
+        if response.comment == late:
+            answering.set()
+            go_on.wait(10)
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    response_recorded.connect(hold, dispatch_uid="test.hold_the_answer")
+    try:
+        answer = in_thread(
+            lambda: services.response_record(
+                invitation=invitation, touchpoint=touchpoint, score=4, comment=late
+            )
+        )
+        assert answering.wait(10)
+        erasure = in_thread(lambda: services.person_erase(person=zoe))
+        deadline = time.monotonic() + 10
+        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        go_on.set()
+        answer.join(10)
+        erasure.join(10)
+    finally:
+        go_on.set()
+        response_recorded.disconnect(dispatch_uid="test.hold_the_answer")
+
+    assert not Person.objects.filter(pk=zoe.pk).exists()
+    assert list(Response.objects.values_list("score", "comment")) == [(4, "")]
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["event_data"]["comment"] == ""
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_second_erasure_of_the_same_person_finds_nothing_left_and_succeeds(zoe, touchpoint):
+    # Two DELETE requests for one customer: the second waits on the first's lock, then
+    # finds the person gone. It must answer as the first did, not fail.
+    stale = Person.objects.get(pk=zoe.pk)
+    ResponseFactory(touchpoint=touchpoint, person=zoe, score=4, comment="Call me")
+    assert services.person_erase(person=zoe) == 1
+    assert services.person_erase(person=stale) == 0
+    assert not Person.objects.filter(pk=zoe.pk).exists()
