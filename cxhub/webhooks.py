@@ -150,6 +150,16 @@ def deliver(
         attempts=attempts, next_attempt_at=timezone.now() + dt.timedelta(seconds=wait)
     ):
         return False
+    # Built again from the row as it is now: an erasure (GDPR) may have scrubbed its
+    # payload since it was read above, and what was erased must not be sent.
+    delivery = queryset.filter(pk=delivery.pk).first()
+    if delivery is None:
+        return False
+    try:
+        outgoing = build(delivery)
+    except Undeliverable as exc:  # the endpoint was switched off meanwhile
+        rows.update(status=failed, last_error=str(exc))
+        return False
     with_code = _has_field(model, "response_status_code")
     try:
         code = http_post(outgoing)

@@ -82,6 +82,28 @@ def test_webhook_events_of_an_erased_customer_lose_comment_and_person_sent_or_pe
     assert (body["event_data"]["comment"], body["event_data"]["person_id"]) == ("", None)
 
 
+def test_a_delivery_read_just_before_an_erasure_sends_the_erased_payload(
+    zoe, touchpoint, endpoint, posted, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # its POST has not happened yet
+        survey_services.response_record(
+            touchpoint=touchpoint, score=9, comment=f"Write to me at {EMAIL}", person=zoe
+        )
+    pending = WebhookDelivery.objects.get(status="pending")
+    real_backoff = webhooks.backoff
+
+    def erase_meanwhile(attempts):
+        # deliver() has read the row and not yet claimed the attempt: the erasure
+        # commits now, between the two.
+        survey_services.person_erase(person=zoe)
+        return real_backoff(attempts)
+
+    monkeypatch.setattr(webhooks, "backoff", erase_meanwhile)
+    assert webhooks.webhook_deliver(delivery_id=pending.pk)
+    assert EMAIL not in posted[0].body.decode()
+    assert json.loads(posted[0].body)["event_data"]["comment"] == ""
+
+
 def test_the_unsubscribe_event_of_an_erased_customer_loses_their_email(
     zoe, endpoint, posted, django_capture_on_commit_callbacks
 ):
