@@ -114,6 +114,10 @@ class AlertDelivery(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="alert_deliveries")
     kind = models.CharField(max_length=30)
     text = models.TextField()
+    # The answer a new-detractor alert quotes: an erasure (GDPR) finds its alerts by it.
+    response = models.ForeignKey(
+        "surveys.Response", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")

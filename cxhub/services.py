@@ -127,12 +127,16 @@ def team_alerts_forget() -> None:
     _alert_config.clear()
 
 
-def alert_send(*, team_id: int, kind: str, text: str) -> AlertDelivery | None:
+def alert_send(
+    *, team_id: int, kind: str, text: str, response_id: int | None = None
+) -> AlertDelivery | None:
     """Log an alert for the team's webhook and deliver it in the background."""
     config = team_alert(team_id)
     if config is None:
         return None
-    delivery = AlertDelivery.objects.create(team_id=team_id, kind=kind, text=text)
+    delivery = AlertDelivery.objects.create(
+        team_id=team_id, kind=kind, text=text, response_id=response_id
+    )
     from cxhub import tasks
 
     enqueue_on_commit(tasks.alert_deliver, delivery.pk)
@@ -191,6 +195,7 @@ def alert_new_detractor(*, response) -> None:
         team_id=team_id,
         kind="new_detractor",
         text=f"New detractor ({response.score}) at {response.touchpoint.name}{comment}",
+        response_id=response.pk,
     )
 
 
@@ -382,9 +387,10 @@ def deliveries_erase_customer(*, person, response_ids: list[int]) -> tuple[int, 
 
     Webhook deliveries: their responses' survey_response.* events lose the comment and
     the person id; their unsubscribe.created events lose the email. Team alerts: the
-    quote of their comment in a new-detractor alert goes (alerts keep no link to the
-    response, so the quote is found by its text: the alert's for the comment as it is
-    now). Returns (webhook deliveries, alerts) changed."""
+    quote of their comment in a new-detractor alert goes: found by the alert's link to
+    the response (whatever version of the comment it quoted), and, for alerts logged
+    before that link existed, by the quote of the comment as it is now. Returns
+    (webhook deliveries, alerts) changed."""
     from django.db.models import Q, Value
     from django.db.models.functions import Replace
 
@@ -411,7 +417,17 @@ def deliveries_erase_customer(*, person, response_ids: list[int]) -> tuple[int, 
         changed.append(delivery)
     WebhookDelivery.objects.bulk_update(changed, ["payload"], batch_size=500)
 
-    alerts = 0
+    linked = []
+    for alert in AlertDelivery.objects.select_for_update().filter(
+        kind="new_detractor", response_id__in=response_ids
+    ):
+        # "New detractor (3) at Support call: “…”": the quote starts at the first ": “".
+        head, quoted, _ = alert.text.partition(": “")
+        if quoted:
+            alert.text = head + ERASED_ALERT_COMMENT
+            linked.append(alert)
+    AlertDelivery.objects.bulk_update(linked, ["text"], batch_size=500)
+    alerts = len(linked)
     for response in (
         Response.objects.filter(pk__in=response_ids)
         .exclude(comment="")
@@ -421,7 +437,7 @@ def deliveries_erase_customer(*, person, response_ids: list[int]) -> tuple[int, 
         if not shown:
             continue
         quote = f": “{shown}”"
-        alerts += AlertDelivery.objects.filter(kind="new_detractor", text__contains=quote).update(
-            text=Replace("text", Value(quote), Value(ERASED_ALERT_COMMENT))
-        )
+        alerts += AlertDelivery.objects.filter(
+            kind="new_detractor", response__isnull=True, text__contains=quote
+        ).update(text=Replace("text", Value(quote), Value(ERASED_ALERT_COMMENT)))
     return len(changed), alerts

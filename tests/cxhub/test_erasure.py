@@ -157,3 +157,23 @@ def test_team_alerts_lose_the_quote_of_an_erased_detractors_comment_sent_or_pend
     posted.clear()
     cxhub_services.alert_deliver(delivery_id=AlertDelivery.objects.get(status="pending").pk)
     assert json.loads(posted[0].body) == {"text": f"New detractor (0) at Support call: {erased}"}
+
+
+def test_an_alert_quoting_an_earlier_version_of_the_comment_loses_it_too(
+    zoe, team_a, touchpoint, posted, django_capture_on_commit_callbacks
+):
+    TeamAlert.objects.create(team=team_a, webhook_url="https://chat.example.com/hook")
+    cxhub_services.team_alerts_forget()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = survey_services.response_record(
+            touchpoint=touchpoint, score=2, comment="Call Zoé on 06 99 88 77 66", person=zoe
+        )
+    # Edited afterwards: the alert still quotes the first version.
+    survey_services.response_update(response=answer, comment="Please just fix it")
+    assert "Call Zoé" in AlertDelivery.objects.get().text
+
+    survey_services.person_erase(person=zoe)
+
+    assert AlertDelivery.objects.get().text == (
+        "New detractor (2) at Support call: (comment erased at the customer's request)"
+    )
