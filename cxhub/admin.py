@@ -77,6 +77,19 @@ class TeamAlertAdmin(admin.ModelAdmin):
     form = TeamAlertForm
     list_display = ["team", "webhook_url", "new_detractors", "escalations", "active"]
 
+    # A change applies to this process at once, to the others within 30 s (team_alert).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.team_alerts_forget()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.team_alerts_forget()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        services.team_alerts_forget()
+
 
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(admin.ModelAdmin):
@@ -86,6 +99,7 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
         "team",
         "kind",
         "text",
+        "response",
         "status",
         "attempts",
         "last_error",
