@@ -11,6 +11,7 @@ from surveys.models import (
     NpsDaily,
     Person,
     Response,
+    Suppression,
     Touchpoint,
     translation_languages,
     validate_touchpoint_translations,
@@ -160,6 +161,19 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["email", "phone", "name", "external_id"]
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter)]
 
+    def save_model(self, request, obj, form, change):
+        # A person added here whose address an erased person had unsubscribed or
+        # bounced starts unsubscribed / bounced, as with every other way in.
+        applied = [] if change else services.person_suppressions_apply(person=obj)
+        super().save_model(request, obj, form, change)
+        if applied:
+            self.message_user(
+                request,
+                "This address was on the suppression list (an erased person had "
+                f"{' and '.join(applied)}): the person is marked so.",
+                level=messages.WARNING,
+            )
+
     def delete_view(self, request, object_id, extra_context=None):
         try:
             return super().delete_view(request, object_id, extra_context)
@@ -278,3 +292,30 @@ class NpsDailyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """What erasure keeps of an unsubscribe or a bounce: a keyed digest, no address, so
+    nothing here can be searched or edited. A superuser lifts a suppression (the
+    customer asks to be surveyed again) by deleting it; a person already re-created
+    keeps their unsubscribed_at / bounced_at."""
+
+    list_display = ["kind", "short_digest", "created_at"]
+    list_filter = ["kind"]
+    date_hierarchy = "created_at"
+    fields = ["kind", "short_digest", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="digest")
+    def short_digest(self, obj):
+        return f"{obj.digest[:12]}…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -41,6 +41,9 @@ ORM's bulk_create), announces them with `hooks.responses_imported` (feedback ope
 detractors' cases with one COPY, in the same transaction) and moves the import's
 counters, so the page shows progress and a run that died resumes after the last batch
 committed. Rollups are recomputed once, over the days the import touched, at the end.
+New people whose email or phone an erased person had unsubscribed or bounced
+(models.Suppression) are inserted unsubscribed / bounced: one more set statement, run
+only while the suppression list is not empty.
 Measured at 200,000 rows: ~5,600 rows/s end to end, where COPY straight into
 surveys_response alone (its indexes and foreign keys, nothing else) does ~36,000.
 """
@@ -62,6 +65,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.encoding import force_bytes
 
 from cxhub import roles
 from cxhub.fastinsert import copy_text
@@ -69,7 +73,7 @@ from cxhub.queue import enqueue_on_commit, publish
 from cxhub.spreadsheet import unsafe_cell
 from surveys import nps, services
 from surveys.hooks import responses_imported
-from surveys.models import Invitation, Person, Response, ResponseImport, Touchpoint
+from surveys.models import Invitation, Person, Response, ResponseImport, Suppression, Touchpoint
 
 logger = logging.getLogger(__name__)
 
@@ -536,6 +540,11 @@ def _people_link_orm(rows: list[Row], people: dict[str, Identity], now: dt.datet
         for key, p in people.items()
         if key not in ids and (p.email or p.phone not in taken_phones)
     ]
+    if new and Suppression.objects.exists():
+        for person in new:  # an erased person's unsubscribe or bounce, as person_upsert
+            fields = services.suppression_fields(email=person.email, phone=person.phone, now=now)
+            for field, value in fields.items():
+                setattr(person, field, value)
     if new:
         Person.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
         for person in _people_matching(
@@ -597,15 +606,58 @@ _PEOPLE_SQL = [
     WHERE p.id = u.person_id
       AND ((u.name <> '' AND u.name <> p.name) OR NOT p.properties @> u.properties
            OR (p.phone = '' AND u.phone <> '' AND NOT u.phone_taken))""",
-    # New people.
-    """INSERT INTO surveys_person
-        (email, phone, name, external_id, locale, properties, created_at, updated_at)
+]
+# New people, after _PEOPLE_SQL (and _SUPPRESSED_SQL, which finds who starts
+# unsubscribed / bounced).
+_PEOPLE_INSERT_SQL = """INSERT INTO surveys_person
+        (email, phone, name, external_id, locale, properties, unsubscribed_at, bounced_at,
+         created_at, updated_at)
     SELECT u.email, CASE WHEN u.phone_taken THEN '' ELSE u.phone END, u.name, '', '',
-           u.properties, %(now)s, %(now)s
+           u.properties, CASE WHEN u.unsubscribed THEN %(now)s::timestamptz END,
+           CASE WHEN u.bounced THEN %(now)s::timestamptz END, %(now)s, %(now)s
     FROM import_people AS u
     WHERE u.person_id IS NULL
-    ON CONFLICT DO NOTHING""",
-]
+    ON CONFLICT DO NOTHING"""
+
+# Run before _PEOPLE_INSERT_SQL, only when the suppression list is not empty: which new
+# people an erased person's unsubscribe or bounce applies to (services.person_upsert's
+# rule, set-based). HMAC-SHA256 written out with PostgreSQL's sha256(): per key,
+# sha256(opad || sha256(ipad || message)), ipad/opad from services.suppression_digest's
+# key (_suppression_pads), so the digests are the ones Python computes.
+_HMAC = "encode(sha256(%(opad{n})s || sha256(%(ipad{n})s || convert_to({message}, 'UTF8'))), 'hex')"
+_SUPPRESSED_SQL = """UPDATE import_people AS u SET
+    unsubscribed = EXISTS (SELECT 1 FROM surveys_suppression AS s
+        WHERE s.kind = 'unsubscribed' AND s.digest IN ({by_email}, {by_phone})),
+    bounced = u.email <> '' AND EXISTS (SELECT 1 FROM surveys_suppression AS s
+        WHERE s.kind = 'bounced' AND s.digest IN ({by_email}))
+WHERE u.person_id IS NULL"""
+
+
+def _suppression_pads() -> dict[str, bytes]:
+    """HMAC's inner and outer pads (RFC 2104) of the key salted_hmac derives from each
+    of services.suppression_secrets(), as ipad0/opad0, ipad1/opad1…"""
+    pads = {}
+    salt = force_bytes(services.SUPPRESSION_SALT)
+    for n, secret in enumerate(services.suppression_secrets()):
+        # salted_hmac's derived key, zero-padded to SHA-256's 64-byte block.
+        key = hashlib.sha256(salt + force_bytes(secret)).digest().ljust(64, b"\0")
+        pads[f"ipad{n}"] = bytes(b ^ 0x36 for b in key)
+        pads[f"opad{n}"] = bytes(b ^ 0x5C for b in key)
+    return pads
+
+
+def _suppressed_sql() -> tuple[str, dict[str, bytes]]:
+    pads = _suppression_pads()
+    keys = range(len(pads) // 2)
+
+    def digests(message: str) -> str:
+        return ", ".join(_HMAC.format(n=n, message=message) for n in keys)
+
+    # NULL (no address, or a phone someone else keeps) matches no digest.
+    by_email = digests("CASE WHEN u.email <> '' THEN 'email:' || u.email END")
+    by_phone = digests("CASE WHEN u.phone <> '' AND NOT u.phone_taken THEN 'phone:' || u.phone END")
+    return _SUPPRESSED_SQL.format(by_email=by_email, by_phone=by_phone), pads
+
 
 _RESPONSES_SQL = """
 INSERT INTO surveys_response (touchpoint_id, person_id, score, category, comment, properties,
@@ -636,10 +688,15 @@ def _insert_with_copy(
                     + (copy_text(dumps(p.properties)) if p.properties else "{}")
                     for p in people.values()
                 ],
-                extra="person_id bigint, phone_taken boolean NOT NULL DEFAULT false",
+                extra="person_id bigint, phone_taken boolean NOT NULL DEFAULT false,"
+                " unsubscribed boolean NOT NULL DEFAULT false,"
+                " bounced boolean NOT NULL DEFAULT false",
             )
             for statement in _PEOPLE_SQL:
                 cursor.execute(statement, {"now": now})
+            if Suppression.objects.exists():
+                cursor.execute(*_suppressed_sql())
+            cursor.execute(_PEOPLE_INSERT_SQL, {"now": now})
         _copy(
             cursor,
             "import_rows",

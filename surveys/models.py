@@ -198,6 +198,49 @@ class Person(models.Model):
         return f"{parts[0]} {parts[-1][0]}."
 
 
+class Suppression(models.Model):
+    """An address that stays unsubscribed (or bounced) after its person was erased.
+
+    Erasure (services.person_erase) deletes the person, and with them `unsubscribed_at`
+    and `bounced_at`; an integration or a CRM sync re-creating them would survey them
+    again. So erasure leaves one row per address and kind here, and every path that
+    creates a person marks the new person unsubscribed / bounced when one matches.
+
+    No address is kept: `digest` is the HMAC-SHA256 of "email:<lowercased address>" or
+    "phone:<E.164 number>" (services.suppression_digest), keyed with a key derived from
+    SECRET_KEY (salted_hmac, salt "cxhub.suppression"). A plain hash would not do: an
+    email address is guessable, so its SHA-256 is as good as the address.
+
+    Rotating SECRET_KEY: a digest is matched under SECRET_KEY and every key in
+    SECRET_KEY_FALLBACKS; a row made under a key dropped from both matches nothing any
+    more (and, without the address, cannot be re-keyed). Keep a retired key in
+    SECRET_KEY_FALLBACKS for as long as its suppressions must hold.
+
+    An unsubscribe suppresses the email and the phone; a bounce only the email (the
+    address the mail server refused). A superuser lifts one by deleting it in the admin.
+    """
+
+    class Kind(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # digest first: a person's creation looks up their digests, of any kind.
+            models.UniqueConstraint(
+                fields=["digest", "kind"], name="suppression_unique_digest_kind"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.digest[:12]}…"
+
+
 class InvitationQuerySet(models.QuerySet):
     def due(self, now=None):
         now = now or timezone.now()

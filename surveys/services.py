@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from cxhub import fastinsert
@@ -30,7 +31,15 @@ from surveys.hooks import (
     response_recorded,
     responses_recorded,
 )
-from surveys.models import DEFAULT_QUESTION, Invitation, NpsDaily, Person, Response, Touchpoint
+from surveys.models import (
+    DEFAULT_QUESTION,
+    Invitation,
+    NpsDaily,
+    Person,
+    Response,
+    Suppression,
+    Touchpoint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +133,10 @@ def person_upsert(
     """The person with this email (or phone), created or updated with what is given.
 
     Blank arguments never erase stored values; properties are merged. A phone number
-    another person has is a ValidationError on "phone" (nothing is written).
+    another person has is a ValidationError on "phone" (nothing is written). A person
+    created whose email or phone is on the suppression list (an erased person's
+    unsubscribe or bounce) is created unsubscribed / bounced as of now, without an
+    `unsubscribe.created` webhook (that was announced when they unsubscribed).
     """
     email = (email or "").strip().lower()
     phone = clean_phone(phone)
@@ -155,6 +167,8 @@ def _person_upsert(email, phone, name, external_id, locale, properties) -> Perso
                     "external_id": external_id,
                     "locale": locale,
                     "properties": properties or {},
+                    # An erased person's unsubscribe or bounce, if their address had one.
+                    **suppression_fields(email=email, phone=phone, now=timezone.now()),
                 },
             )
             return person
@@ -198,6 +212,96 @@ def invitations_cancel_pending(*, person: Person) -> int:
     )
 
 
+# --- suppressions: an erased person's unsubscribe or bounce, without their address ---
+
+SUPPRESSION_SALT = "cxhub.suppression"
+
+
+def suppression_secrets() -> list:
+    """The secrets suppression digests are keyed with: SECRET_KEY (what new rows use)
+    and then SECRET_KEY_FALLBACKS (still matched, so a key rotation keeps them)."""
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
+
+def suppression_digest(address: str, *, secret=None) -> str:
+    """The digest a Suppression stores for an address ("email:…" or "phone:…", see
+    suppression_addresses): HMAC-SHA256 keyed from `secret` (default SECRET_KEY)."""
+    return salted_hmac(SUPPRESSION_SALT, address, secret=secret, algorithm="sha256").hexdigest()
+
+
+def suppression_addresses(*, email: str, phone: str) -> tuple[str, str]:
+    """The email and the phone as digested ("" for none): "email:<lowercased>",
+    "phone:<E.164>" (a person's phone is stored in E.164 already)."""
+    email, phone = (email or "").strip().lower(), (phone or "").strip()
+    return (f"email:{email}" if email else "", f"phone:{phone}" if phone else "")
+
+
+def _suppressed_kinds(*, email: str, phone: str) -> set[str]:
+    """The Suppression kinds listed for this email or phone, under any of the keys.
+    A bounce is the email's only (a phone does not bounce)."""
+    email_address, phone_address = suppression_addresses(email=email, phone=phone)
+    secrets = suppression_secrets()
+    by_email = [suppression_digest(email_address, secret=s) for s in secrets if email_address]
+    by_phone = [suppression_digest(phone_address, secret=s) for s in secrets if phone_address]
+    if not by_email and not by_phone:
+        return set()
+    return set(
+        Suppression.objects.filter(
+            Q(digest__in=by_email) | Q(digest__in=by_phone, kind=Suppression.Kind.UNSUBSCRIBED)
+        ).values_list("kind", flat=True)
+    )
+
+
+def suppression_fields(*, email: str, phone: str, now: dt.datetime) -> dict:
+    """What a person created now with this email and phone starts with: unsubscribed_at
+    and/or bounced_at set to `now` (as an unsubscribe or a bounce happening now would)
+    when their address is on the suppression list; {} otherwise."""
+    kinds = _suppressed_kinds(email=email, phone=phone)
+    fields = {}
+    if Suppression.Kind.UNSUBSCRIBED in kinds:
+        fields["unsubscribed_at"] = now
+    if Suppression.Kind.BOUNCED in kinds:
+        fields["bounced_at"] = now
+    return fields
+
+
+def person_suppressions_apply(*, person: Person) -> list[str]:
+    """For a person about to be created (not saved yet) by anything but person_upsert
+    (which does it itself) or the CSV import (which does it in SQL): unsubscribed_at /
+    bounced_at set, if not set already, when their email or phone is on the
+    suppression list. No `unsubscribe.created` webhook: that event was announced when
+    the customer unsubscribed. Returns the kinds applied."""
+    fields = suppression_fields(email=person.email, phone=person.phone, now=timezone.now())
+    applied = []
+    for field, kind in (
+        ("unsubscribed_at", Suppression.Kind.UNSUBSCRIBED),
+        ("bounced_at", Suppression.Kind.BOUNCED),
+    ):
+        if field in fields and getattr(person, field) is None:
+            setattr(person, field, fields[field])
+            applied.append(kind)
+    return applied
+
+
+def _suppressions_record(*, person: Person) -> None:
+    """Inside person_erase: the person's unsubscribe (email and phone) and bounce
+    (email) go on the suppression list, under the current SECRET_KEY (an address
+    listed already stays listed once)."""
+    email_address, phone_address = suppression_addresses(email=person.email, phone=person.phone)
+    rows = []
+    if person.unsubscribed_at is not None:
+        rows += [
+            Suppression(kind=Suppression.Kind.UNSUBSCRIBED, digest=suppression_digest(address))
+            for address in (email_address, phone_address)
+            if address
+        ]
+    if person.bounced_at is not None and email_address:
+        rows.append(
+            Suppression(kind=Suppression.Kind.BOUNCED, digest=suppression_digest(email_address))
+        )
+    Suppression.objects.bulk_create(rows, ignore_conflicts=True)
+
+
 ERASED = {"comment": "", "properties": {}, "person": None, "invitation": None}
 
 
@@ -213,6 +317,10 @@ def person_erase(*, person: Person) -> int:
     (surveys.imports), the admin's history of the person and of their invitations
     stops naming them, their responses lose comment, properties and their links to
     the person and the invitation, and the person and their invitations are deleted.
+    If they had unsubscribed (or bounced), a keyed digest of their email and phone
+    (of the email) goes on the suppression list (models.Suppression), never the
+    address, so that an integration or a CRM sync re-creating them creates them
+    unsubscribed (bounced).
     Score, touchpoint and dates are kept, so every NPS figure, rollup and case count
     stays exactly as it was. A receiver or an import that refuses (SurveyError)
     cancels all of it. Returns the number of responses stripped.
@@ -241,6 +349,7 @@ def person_erase(*, person: Person) -> int:
         )
         person_erased.send(sender=Person, person=person, response_ids=response_ids)
         imports.response_imports_erase_person(email=person.email, phone=person.phone)
+        _suppressions_record(person=person)
         _admin_history_forget(person_id=person.pk, invitation_ids=invitation_ids)
         stripped = Response.objects.filter(pk__in=response_ids).update(
             **ERASED, updated_at=timezone.now()
