@@ -145,7 +145,7 @@ class InvitationListApi(_Api, generics.ListCreateAPIView):
             201: OpenApiResponse(
                 serializers.InvitationSerializer,
                 "Stored but not sent: status 'skipped', skip_reason says why (unsubscribed, "
-                "quiet_period, no_address, inactive_touchpoint).",
+                "bounced, quiet_period, no_address, inactive_touchpoint).",
             ),
             **api.error_responses(),
         },

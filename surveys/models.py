@@ -265,6 +265,7 @@ class Invitation(models.Model):
 
     class SkipReason(models.TextChoices):
         UNSUBSCRIBED = "unsubscribed", "Person has unsubscribed"
+        BOUNCED = "bounced", "Email address bounced"
         QUIET_PERIOD = "quiet_period", "Invited recently (quiet period)"
         NO_ADDRESS = "no_address", "No address for this channel"
         INACTIVE_TOUCHPOINT = "inactive_touchpoint", "Touchpoint is not active"

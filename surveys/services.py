@@ -389,6 +389,10 @@ def _skip_reason(
 ) -> str:
     if person.unsubscribed_at is not None:
         return Invitation.SkipReason.UNSUBSCRIBED
+    if channel == Invitation.Channel.EMAIL and person.bounced_at is not None:
+        # The mail server refused the address: sending again only hurts our sender
+        # reputation. An SMS still reaches them.
+        return Invitation.SkipReason.BOUNCED
     if not touchpoint.active:
         return Invitation.SkipReason.INACTIVE_TOUCHPOINT
     if (channel == Invitation.Channel.EMAIL and not person.email) or (
@@ -510,9 +514,17 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
     if not claimed:
         return None
     invitation = Invitation.objects.select_related("person", "touchpoint").get(pk=invitation_id)
-    if invitation.person.unsubscribed_at is not None:
+    person = invitation.person
+    stopped = (
+        Invitation.SkipReason.UNSUBSCRIBED
+        if person.unsubscribed_at is not None
+        else Invitation.SkipReason.BOUNCED
+        if invitation.channel == Invitation.Channel.EMAIL and person.bounced_at is not None
+        else ""
+    )
+    if stopped:  # since it was scheduled
         invitation.status = Invitation.Status.CANCELLED
-        invitation.skip_reason = Invitation.SkipReason.UNSUBSCRIBED
+        invitation.skip_reason = stopped
         invitation.save(update_fields=["status", "skip_reason"])
         return invitation
     try:

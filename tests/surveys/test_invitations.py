@@ -79,6 +79,37 @@ def test_unsubscribed_people_are_never_sent_anything(person, touchpoint, send):
     assert mail.outbox == []
 
 
+def test_a_bounced_address_is_not_emailed_again_but_can_still_get_an_sms(
+    person, touchpoint, send, caplog
+):
+    person.phone = "+33612345678"
+    person.bounced_at = timezone.now()
+    person.save()
+    email = send(person=person, touchpoint=touchpoint)
+    assert (email.status, email.skip_reason) == (
+        Invitation.Status.SKIPPED,
+        Invitation.SkipReason.BOUNCED,
+    )
+    assert mail.outbox == []
+    with caplog.at_level("INFO", logger="surveys.services"):
+        sms = send(person=person, touchpoint=touchpoint, channel=Invitation.Channel.SMS)
+    assert sms.status == Invitation.Status.SCHEDULED
+    assert "SMS to +33612345678" in caplog.text
+
+
+def test_an_email_scheduled_before_the_address_bounced_is_cancelled(person, touchpoint):
+    later = services.invitation_create(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now()
+    )
+    Person.objects.filter(pk=person.pk).update(bounced_at=timezone.now())
+    sent = services.invitation_send(invitation_id=later.pk)
+    assert (sent.status, sent.skip_reason) == (
+        Invitation.Status.CANCELLED,
+        Invitation.SkipReason.BOUNCED,
+    )
+    assert mail.outbox == []
+
+
 def test_unsubscribe_link_get_asks_and_post_unsubscribes(customer_client, person, touchpoint, send):
     invitation = send(person=person, touchpoint=touchpoint)
     page = customer_client.get(f"/u/{invitation.token}/")
