@@ -28,6 +28,9 @@ if not SECRET_KEY:
             "secret key: set SECRET_KEY in the environment or in .env."
         )
     SECRET_KEY = "insecure-dev-only-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
+# Rotating SECRET_KEY: the previous keys, still accepted for sessions, password-reset
+# links and the erasure suppression list (surveys.Suppression) while they are listed.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -232,6 +232,18 @@ def test_check_deploy_passes_with_production_settings():
     assert result.returncode == 0, result.stderr + result.stdout
 
 
+def test_previous_secret_keys_are_read_from_the_environment():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)",
+        SECRET_KEY="new-" + "k" * 50,
+        SECRET_KEY_FALLBACKS="old-" + "a" * 50 + ",older-" + "b" * 50,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(["old-" + "a" * 50, "older-" + "b" * 50])
+
+
 def test_the_touchpoint_loop_health_and_pareto_are_shared_for_a_minute(
     client, employee, touchpoint
 ):
