@@ -568,16 +568,20 @@ def _resurvey_schedule(case: FollowUpCase) -> None:
     person = case.response.person
     if not touchpoint.resurvey_after_days or person is None:
         return
-    invitation = survey_services.invitation_create(
-        person=person,
-        touchpoint=touchpoint,
-        channel=case.response.channel
-        if case.response.channel != Invitation.Channel.WEB
-        else Invitation.Channel.EMAIL,
-        scheduled_for=timezone.now() + dt.timedelta(days=touchpoint.resurvey_after_days),
-        properties={"resurvey_of_case": case.pk},
-        ignore_quiet_period=True,
-    )
+    try:
+        invitation = survey_services.invitation_create(
+            person=person,
+            touchpoint=touchpoint,
+            channel=case.response.channel
+            if case.response.channel != Invitation.Channel.WEB
+            else Invitation.Channel.EMAIL,
+            scheduled_for=timezone.now() + dt.timedelta(days=touchpoint.resurvey_after_days),
+            properties={"resurvey_of_case": case.pk},
+            ignore_quiet_period=True,
+        )
+    except survey_services.SurveyError:  # the customer was erased while the case closed
+        _event(case, CaseEvent.Kind.RESURVEY, "Not re-surveyed: the customer was erased.")
+        return
     case.resurvey_invitation = invitation
     case.save(update_fields=["resurvey_invitation"])
     if invitation.skip_reason:

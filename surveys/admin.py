@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.utils.text import format_lazy
 
@@ -186,10 +188,45 @@ class PersonAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for person in queryset:
+            services.person_erase(person=person)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:  # Django's confirmation page, then erasures
+            actions["delete_selected"] = (
+                PersonAdmin.erase_selected,
+                "delete_selected",
+                actions["delete_selected"][2],
+            )
+        return actions
+
+    def erase_selected(self, request, queryset):
+        """Django's "Delete selected" with its confirmation page, then each person erased
+        in their own transaction with their history entry: one that is refused (an
+        import naming them is running) stays, with no entry, and is reported as not
+        deleted; the success message counts only the people erased."""
+        if not request.POST.get("post"):
+            return delete_selected(self, request, queryset)
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        erased = 0
+        for person in queryset:
             try:
-                services.person_erase(person=person)
+                with transaction.atomic():
+                    self.log_deletions(request, Person.objects.filter(pk=person.pk))
+                    services.person_erase(person=person)
+                erased += 1
             except services.SurveyError as error:
-                self.message_user(request, f"{person.pk}: {error.message}", level=messages.ERROR)
+                self.message_user(
+                    request, f"Not deleted: {person}. {error.message}", level=messages.ERROR
+                )
+        if erased:
+            self.message_user(
+                request,
+                f"Erased {erased} {'person' if erased == 1 else 'people'}.",
+                level=messages.SUCCESS,
+            )
+        return None
 
 
 @admin.register(Invitation)

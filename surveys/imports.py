@@ -1026,8 +1026,8 @@ def _mask(text: str, needles: list[str]) -> str:
 
 def _content_erase(text: str, needles, email: str, phone: str) -> tuple[str | None, int]:
     """The file with the person's rows blanked and their address masked elsewhere (None
-    when it names them nowhere), and the place of their last row as rows_done counts
-    rows (0 for none)."""
+    when it names them nowhere), and the place of the last row that named them (theirs,
+    or another's quoting their address) as rows_done counts rows (0 for none)."""
     if not text:
         return None, 0
     reader = _reader(text)
@@ -1055,7 +1055,8 @@ def _content_erase(text: str, needles, email: str, phone: str) -> tuple[str | No
             cells = [c if i in kept else "" for i, c in enumerate(cells)]
         else:
             masked = [_mask(c, needles) for c in cells]
-            touched = touched or masked != cells
+            if masked != cells:  # quotes them (a comment): a running worker would import it
+                last, touched = counted, True
             cells = masked
         writer.writerow(cells)
     return (out.getvalue() if touched else None), last

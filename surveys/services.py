@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
@@ -44,6 +44,7 @@ from surveys.models import (
 logger = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 
 
 class SurveyError(Exception):
@@ -189,6 +190,9 @@ def _person_upsert(email, phone, name, external_id, locale, properties) -> Perso
 def person_unsubscribe(*, person: Person) -> Person:
     """Mark the person unsubscribed and cancel anything still scheduled for them."""
     with transaction.atomic():
+        # Their invitations before the person, in the order person_erase and a survey
+        # answer take them: the other order deadlocks with an erasure at that moment.
+        _lock_invitations(person_id=person.pk)
         if person.unsubscribed_at is None:
             now = timezone.now()
             # Conditional UPDATE: of two concurrent unsubscribes only one announces it.
@@ -203,6 +207,19 @@ def person_unsubscribe(*, person: Person) -> Person:
             status__in=[Invitation.Status.SCHEDULED, Invitation.Status.FAILED]
         ).update(status=Invitation.Status.CANCELLED, skip_reason=Invitation.SkipReason.UNSUBSCRIBED)
     return person
+
+
+def person_unsubscribe_email(*, email: str) -> Person:
+    """Unsubscribe the person with this email, created (unsubscribed) if unknown:
+    Delighted's POST /v1/unsubscribes. Their invitations are locked before the
+    person, as in person_unsubscribe."""
+    with transaction.atomic():
+        _lock_invitations(person__email=(email or "").strip().lower())
+        return person_unsubscribe(person=person_upsert(email=email))
+
+
+def _lock_invitations(**lookup) -> None:
+    list(Invitation.objects.select_for_update().filter(**lookup).order_by("pk").values("pk"))
 
 
 def invitations_cancel_pending(*, person: Person) -> int:
@@ -305,6 +322,9 @@ def _suppressions_record(*, person: Person) -> None:
 ERASED = {"comment": "", "properties": {}, "person": None, "invitation": None}
 
 
+ERASE_ATTEMPTS = 3
+
+
 def person_erase(*, person: Person) -> int:
     """Erase a person (GDPR): what CX Hub knew about them goes, their scores stay.
 
@@ -324,7 +344,24 @@ def person_erase(*, person: Person) -> int:
     Score, touchpoint and dates are kept, so every NPS figure, rollup and case count
     stays exactly as it was. A receiver or an import that refuses (SurveyError)
     cancels all of it. Returns the number of responses stripped.
+
+    An erasure that PostgreSQL picks as a deadlock's victim (a path that locks the
+    person before their invitations, as person_upsert does) runs again, up to
+    ERASE_ATTEMPTS times; inside an outer transaction it is a savepoint, which the
+    retry rolls back to.
     """
+    for attempt in range(1, ERASE_ATTEMPTS + 1):
+        try:
+            return _person_erase(person=person)
+        except OperationalError as exc:
+            deadlock = getattr(exc.__cause__, "pgcode", None) == DEADLOCK_DETECTED
+            if not deadlock or attempt == ERASE_ATTEMPTS:
+                raise
+            logger.warning("Erasure of person %s deadlocked; trying again", person.pk)
+    raise AssertionError("unreachable")
+
+
+def _person_erase(*, person: Person) -> int:
     from surveys import imports
 
     with transaction.atomic():
@@ -332,7 +369,7 @@ def person_erase(*, person: Person) -> int:
         # then the person through the response's foreign key): the other order deadlocks
         # with a customer answering at that moment. Listed again under the person's lock
         # for any invitation created meanwhile.
-        list(Invitation.objects.select_for_update().filter(person_id=person.pk).values("pk"))
+        _lock_invitations(person_id=person.pk)
         person = Person.objects.select_for_update().filter(pk=person.pk).first()
         if person is None:  # erased meanwhile (a second request for the same person)
             return 0
@@ -435,7 +472,9 @@ def invitation_create(
     with transaction.atomic():
         # Serialises invitations to the same person, so two concurrent requests cannot
         # both slip through the quiet period.
-        person = Person.objects.select_for_update().get(pk=person.pk)
+        person = Person.objects.select_for_update().filter(pk=person.pk).first()
+        if person is None:  # erased (GDPR) meanwhile
+            raise SurveyError(_("This person no longer exists."), code="not_found")
         reason = _skip_reason(
             person=person,
             touchpoint=touchpoint,
@@ -629,7 +668,9 @@ def response_record(
     with transaction.atomic():
         existing = None
         if invitation is not None:
-            invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+            invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+            if invitation is None:  # erased (GDPR) while this answer waited for its lock
+                raise SurveyError(_("This link is not valid."), code="not_found")
             if invitation.is_expired:
                 raise SurveyError(_("This survey link has expired."), code="expired")
             touchpoint = invitation.touchpoint

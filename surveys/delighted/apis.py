@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework import exceptions, pagination, parsers, renderers
@@ -459,9 +458,7 @@ class UnsubscribesApi(V1View):
         email = out.email(body.get("person_email"), "person_email")
         if not email:
             raise out.invalid("person_email", "The email address to unsubscribe is required.")
-        with transaction.atomic():
-            person = services.person_upsert(email=email)
-            services.person_unsubscribe(person=person)
+        services.person_unsubscribe_email(email=email)
         return ApiResponse({"ok": True})
 
 

@@ -427,3 +427,22 @@ def test_a_close_racing_the_customers_rescore_does_not_deadlock(touchpoint, mana
     case.refresh_from_db()
     assert case.status == "closed"
     assert case.events.filter(kind=CaseEvent.Kind.CLOSED).count() == 1
+
+
+def test_a_resurvey_for_a_customer_erased_while_the_case_closes_is_skipped_and_said(
+    record, touchpoint
+):
+    from surveys import services as survey_services
+
+    touchpoint.resurvey_after_days = 14
+    touchpoint.save()
+    record(touchpoint, 2, email="claire@example.net")
+    # case_close read the case and its customer; the erasure commits before the
+    # re-survey locks the person.
+    case = FollowUpCase.objects.select_related("response__person", "response__touchpoint").get()
+    survey_services.person_erase(person=case.response.person)
+    services._resurvey_schedule(case)
+    assert not Invitation.objects.exists()
+    assert case.events.filter(
+        kind=CaseEvent.Kind.RESURVEY, message="Not re-surveyed: the customer was erased."
+    ).exists()

@@ -3,6 +3,7 @@ data, the Django admin (deleting there is erasing), the admin's history, and ans
 written while the erasure runs."""
 
 import csv
+import datetime as dt
 import io
 import threading
 import time
@@ -10,6 +11,7 @@ import time
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
+from django.utils import timezone
 
 from cxhub import webhooks
 from cxhub.models import WebhookDelivery, WebhookEndpoint
@@ -17,7 +19,7 @@ from feedback import services as feedback_services
 from feedback.models import CaseEvent, FollowUpCase
 from surveys import imports, services
 from surveys.hooks import response_recorded
-from surveys.models import Invitation, Person, Response, ResponseImport
+from surveys.models import Invitation, Person, Response, ResponseImport, Suppression
 from tests.factories import PersonFactory, ResponseFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +118,22 @@ def test_erasure_waits_for_a_running_import_that_still_has_the_persons_rows_ahea
     assert EMAIL not in running.content and not Person.objects.filter(pk=zoe.pk).exists()
 
 
+def test_erasure_waits_for_a_running_import_with_a_row_ahead_that_quotes_their_address(
+    zoe, touchpoint
+):
+    # Row 2 is Ann's, and her comment gives Zoé's email: the worker's copy would import it.
+    running = _pending_import(touchpoint, rows=[ROWS[1]])
+    ResponseImport.objects.filter(pk=running.pk).update(
+        status=ResponseImport.Status.RUNNING, rows_done=0
+    )
+    with pytest.raises(services.SurveyError, match="running"):
+        services.person_erase(person=zoe)
+    ResponseImport.objects.filter(pk=running.pk).update(rows_done=1)
+    services.person_erase(person=zoe)
+    running.refresh_from_db()
+    assert EMAIL not in running.content
+
+
 def test_imports_that_never_named_the_person_are_left_alone(zoe, touchpoint):
     other = _pending_import(touchpoint, rows=[ROWS[1][:5] + ["ann@ex.net", "", ""]])
     before = ResponseImport.objects.get(pk=other.pk).content
@@ -189,6 +207,35 @@ def test_the_admin_refuses_to_delete_a_person_while_an_import_naming_them_runs(
     assert "erase them once it has finished" in page.content.decode()
     assert Person.objects.filter(pk=zoe.pk).exists()
     assert not LogEntry.objects.exists()  # the deletion's history entry rolled back with it
+
+
+def test_the_admins_delete_action_reports_a_refused_person_as_not_deleted(
+    cx_admin_web, zoe, touchpoint
+):
+    bob = PersonFactory(email="bob@example.org", name="Bob")
+    running = _pending_import(touchpoint)  # names Zoé, not Bob
+    ResponseImport.objects.filter(pk=running.pk).update(status=ResponseImport.Status.RUNNING)
+    confirm = cx_admin_web.post(
+        "/admin/surveys/person/",
+        {"action": "delete_selected", "_selected_action": [zoe.pk, bob.pk]},
+    )
+    assert confirm.status_code == 200
+    assert "Delete multiple objects" in confirm.content.decode()
+    assert Person.objects.count() == 2  # the confirmation page changes nothing
+
+    page = cx_admin_web.post(
+        "/admin/surveys/person/",
+        {"action": "delete_selected", "_selected_action": [zoe.pk, bob.pk], "post": "yes"},
+        follow=True,
+    )
+    said = [str(m) for m in page.context["messages"]]
+    assert said[0].startswith("Not deleted: Zoé Quarantine. An import that names this person")
+    assert said[1:] == ["Erased 1 person."]
+    assert list(Person.objects.values_list("pk", flat=True)) == [zoe.pk]
+    # Bob's deletion is in the history (without his name); Zoé has no entry at all.
+    assert list(LogEntry.objects.values_list("object_id", "object_repr")) == [
+        (str(bob.pk), services.ERASED_ADMIN_REPR)
+    ]
 
 
 def test_the_admins_history_of_an_erased_persons_invitations_no_longer_names_them(
@@ -301,3 +348,136 @@ def test_a_second_erasure_of_the_same_person_finds_nothing_left_and_succeeds(zoe
     assert services.person_erase(person=zoe) == 1
     assert services.person_erase(person=stale) == 0
     assert not Person.objects.filter(pk=zoe.pk).exists()
+
+
+def test_an_answer_to_an_invitation_erased_meanwhile_is_refused_as_an_unknown_link(zoe, touchpoint):
+    invitation = services.invitation_create(person=zoe, touchpoint=touchpoint)
+    services.person_erase(person=zoe)  # while the answer waited for the invitation's lock
+    with pytest.raises(services.SurveyError) as refused:
+        services.response_record(invitation=invitation, touchpoint=touchpoint, score=3)
+    assert refused.value.code == "not_found"
+    assert not Response.objects.exists()
+
+
+def test_inviting_a_person_erased_meanwhile_is_refused(zoe, touchpoint):
+    services.person_erase(person=zoe)
+    with pytest.raises(services.SurveyError) as refused:
+        services.invitation_create(person=zoe, touchpoint=touchpoint)
+    assert refused.value.code == "not_found"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unsubscribe_at_the_moment_of_an_erasure_does_not_deadlock_it(zoe, touchpoint):
+    """The customer clicks "unsubscribe" while they are erased: both lock the person's
+    invitations before the person, so one waits for the other instead of PostgreSQL
+    aborting one of them (the DELETE /v1/people answering 500)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    from surveys.hooks import person_unsubscribed
+
+    services.invitation_create(
+        person=zoe, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=3)
+    )
+    unsubscribing, go_on = threading.Event(), threading.Event()
+    errors = {}
+
+    def hold(sender, person, **kwargs):  # inside the unsubscribe's transaction
+        unsubscribing.set()
+        go_on.wait(10)
+
+    def in_thread(name, work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors[name] = exc
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    person_unsubscribed.connect(hold, dispatch_uid="test.hold_the_unsubscribe")
+    try:
+        unsubscribe = in_thread(
+            "unsubscribe", lambda: services.person_unsubscribe(person=Person.objects.get())
+        )
+        assert unsubscribing.wait(10)
+        erasure = in_thread("erase", lambda: services.person_erase(person=zoe))
+        deadline = time.monotonic() + 10
+        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        go_on.set()
+        unsubscribe.join(15)
+        erasure.join(15)
+    finally:
+        go_on.set()
+        person_unsubscribed.disconnect(dispatch_uid="test.hold_the_unsubscribe")
+
+    assert errors == {}
+    assert not Person.objects.exists()
+    assert list(Suppression.objects.values_list("kind", flat=True)) == ["unsubscribed"] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_picked_as_a_deadlocks_victim_runs_again(zoe, touchpoint, caplog):
+    """A path that locks the person before their invitations (person_upsert does) meets
+    an erasure, which locks them the other way round: PostgreSQL aborts the erasure,
+    which runs again once the other transaction is through."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    from django.db import transaction
+
+    services.invitation_create(
+        person=zoe, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=3)
+    )
+    locked, erasure_waits = threading.Event(), threading.Event()
+    errors = {}
+
+    def person_first():
+        with transaction.atomic():
+            with connection.cursor() as cursor:  # the erasure is the one to find the cycle
+                cursor.execute("SET LOCAL deadlock_timeout = '10s'")
+            Person.objects.select_for_update().get(pk=zoe.pk)
+            locked.set()
+            erasure_waits.wait(10)
+            list(Invitation.objects.select_for_update().filter(person_id=zoe.pk))
+
+    def in_thread(name, work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors[name] = exc
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    other = in_thread("other", person_first)
+    assert locked.wait(10)
+    with caplog.at_level("WARNING", logger="surveys.services"):
+        erasure = in_thread("erase", lambda: services.person_erase(person=zoe))
+        deadline = time.monotonic() + 10
+        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        erasure_waits.set()
+        other.join(20)
+        erasure.join(20)
+    assert errors == {}
+    assert f"Erasure of person {zoe.pk} deadlocked; trying again" in caplog.text
+    assert not Person.objects.exists()
+
+
+def test_the_erase_person_command_says_why_it_refuses(zoe, touchpoint):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    running = _pending_import(touchpoint)
+    ResponseImport.objects.filter(pk=running.pk).update(status=ResponseImport.Status.RUNNING)
+    with pytest.raises(CommandError, match="Nothing was erased: An import that names this"):
+        call_command("erase_person", "--email", EMAIL)
+    assert Person.objects.filter(pk=zoe.pk).exists()

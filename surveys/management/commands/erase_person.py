@@ -27,5 +27,8 @@ class Command(BaseCommand):
         if person is None:
             raise CommandError("No such person: nothing was erased.")
         pk = person.pk
-        stripped = services.person_erase(person=person)
+        try:
+            stripped = services.person_erase(person=person)
+        except services.SurveyError as error:
+            raise CommandError(f"Nothing was erased: {error.message}") from error
         self.stdout.write(f"Person {pk} erased; {stripped} response(s) kept without personal data.")
