@@ -11,7 +11,9 @@ bench/ingest on 2 cores, survey POST against a bare view in the same run: 3 work
 
 WEB_CONCURRENCY (gunicorn's own variable) sets the number of workers; the default is four
 per core, at most MAX_DEFAULT_WORKERS, so that a big machine does not use up PostgreSQL's
-connections (max_connections is 100 by default, and Celery's workers need theirs).
+connections (max_connections is 100 by default, and Celery's workers need theirs). The
+cores are those the process may use (a container's cpuset); a CPU quota (docker
+--cpus) is not seen: set WEB_CONCURRENCY there.
 """
 
 import os
@@ -19,8 +21,16 @@ import os
 MAX_DEFAULT_WORKERS = 16
 
 
+def cores() -> int:
+    """The cores this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_workers() -> int:
-    return min(4 * (os.cpu_count() or 1), MAX_DEFAULT_WORKERS)
+    return min(4 * cores(), MAX_DEFAULT_WORKERS)
 
 
 bind = "0.0.0.0:8000"

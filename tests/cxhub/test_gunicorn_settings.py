@@ -10,7 +10,7 @@ import cxhub.gunicorn
 @pytest.fixture
 def load(monkeypatch):
     def load(cpus: int, web_concurrency: str | None = None):
-        monkeypatch.setattr("os.cpu_count", lambda: cpus)
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cpus)))
         if web_concurrency is None:
             monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
         else:
