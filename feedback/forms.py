@@ -61,6 +61,10 @@ class ImprovementActionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if teams is not None:
             self.fields["owner_team"].queryset = teams
+            only = list(teams[:2])
+            if len(only) == 1:  # a lead of one team: nothing to choose
+                self.fields["owner_team"].empty_label = None
+                self.fields["owner_team"].initial = only[0].pk
         self.fields["root_causes"].queryset = RootCause.objects.filter(active=True)
         if self.instance.pk:
             self.fields["publish"].initial = self.instance.published_at is not None

@@ -56,3 +56,27 @@ def test_a_manager_claims_calls_and_resolves_a_case_and_the_counters_move(
     assert (counter(page, "open"), counter(page, "unassigned")) == (0, 0)
     case.refresh_from_db()
     assert (case.status, case.outcome, case.assignee_id) == ("closed", "resolved", manager_a.pk)
+
+
+def test_claiming_a_case_someone_just_took_says_so_in_place(
+    login, live_server, touchpoint, manager_a, lead_a
+):
+    """The queue was loaded before a colleague took the case: the server refuses the
+    claim with a 409 and the re-rendered queue, which htmx must swap in (by default it
+    swaps only 2xx answers, and the Claim button would seem to do nothing)."""
+    response = services.response_record(touchpoint=touchpoint, score=1, comment="Cut off twice")
+    FollowUpCase.objects.filter(response=response).update(assignee=None, status="new")
+    case = response.case
+
+    page = login("mia")
+    page.goto(f"{live_server.url}/cases/")
+    row = page.locator(f'tr[data-case="{case.pk}"]')
+    assert row.get_by_role("button", name="Claim").is_visible()
+    FollowUpCase.objects.filter(pk=case.pk).update(assignee=lead_a, status="assigned")
+
+    row.get_by_role("button", name="Claim").click()
+    page.wait_for_selector(".messages >> text=already assigned to Leo Lead")
+    assert page.url == f"{live_server.url}/cases/"
+    assert row.get_by_role("button", name="Claim").count() == 0  # the row names its owner now
+    case.refresh_from_db()
+    assert case.assignee == lead_a

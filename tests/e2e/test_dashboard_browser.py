@@ -60,3 +60,13 @@ def test_an_employee_logs_in_and_sees_the_trend_chart_drawn(
     assert kpi.startswith("+27 ±"), kpi
     assert "11 responses" in card.inner_text()
     assert problems == []
+
+
+def test_a_wrong_password_is_announced_and_the_username_kept(page, live_server, employee):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "emma")
+    page.fill("#id_password", "not-my-password")
+    page.click("button[type=submit]")
+    assert "didn't match" in page.get_by_role("alert").inner_text()  # read out, not only red
+    assert page.input_value("#id_username") == "emma"
+    assert page.url.startswith(f"{live_server.url}/login/")

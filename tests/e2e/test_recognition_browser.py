@@ -95,3 +95,27 @@ def test_a_lead_publishes_a_customer_shout_out_in_one_click(
     assert Postcard.objects.get().recipient == manager_a
     page.goto(f"{live_server.url}/champions/")
     assert "from a customer" in page.locator("article.postcard").first.inner_text()
+
+
+def test_a_shout_out_already_handled_says_so_in_place(
+    login, live_server, team_a, lead_a, manager_a, touchpoint
+):
+    """Another tab (or a colleague) dismissed it meanwhile: the 400 fragment that says so
+    is swapped in, instead of the Publish button seeming to do nothing."""
+    from recognition.models import Postcard, ShoutOut
+    from surveys import services as survey_services
+
+    response = survey_services.response_record(
+        touchpoint=touchpoint, score=10, comment="Mia Manager sorted it all out, thank you!"
+    )
+    services.shoutouts_suggest(response_id=response.pk)
+    shoutout = ShoutOut.objects.get()
+    page = login("leo")
+    page.goto(f"{live_server.url}/champions/shout-outs/")
+    card = page.locator(f"[data-shoutout='{shoutout.pk}']")
+    services.shoutout_dismiss(shoutout=shoutout, by=lead_a)
+
+    card.get_by_role("button", name="Publish postcard").click()
+    page.wait_for_selector(f"[data-shoutout='{shoutout.pk}'] >> text=already handled")
+    assert card.get_by_role("button", name="Publish postcard").count() == 0
+    assert Postcard.objects.count() == 0

@@ -166,3 +166,31 @@ def test_a_case_written_by_raw_sql_owes_no_email(record, touchpoint):
             [response.pk, touchpoint.pk, touchpoint.owner_team_id, timezone.now(), timezone.now()],
         )
     assert FollowUpCase.objects.get(response=response).assignee_to_notify is False
+
+
+def _english(moment):
+    from django.utils import dateformat, translation
+
+    with translation.override("en"):
+        return dateformat.format(timezone.localtime(moment), "l j F, H:i")
+
+
+def test_staff_emails_sent_during_a_french_survey_request_are_in_english(
+    case, manager, lead_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    """With tasks run in-process (no Redis), a detractor answering a French survey
+    page sends the assignment email inside that request: its dates must not turn
+    French ("jeudi 3 décembre") in the middle of an English email."""
+    from django.utils import translation
+
+    lead_a.email = "leo@staff.example.com"
+    lead_a.save()
+    mailoutbox.clear()
+    with translation.override("fr"):
+        _reassign(case, manager, lead_a, django_capture_on_commit_callbacks)
+        FollowUpCase.objects.filter(pk=case.pk).update(escalated_at=timezone.now())
+        assert services.case_notify_escalation(case_id=case.pk) is True
+    case.refresh_from_db()
+    assigned, escalated = mailoutbox
+    assert f"Please call them before {_english(case.due_at)}:" in assigned.body
+    assert f"passed its deadline of {_english(case.due_at)} without" in escalated.body

@@ -312,3 +312,58 @@ def test_assignment_email_is_sent_once(record, touchpoint, manager_a):
     mail.outbox.clear()
     record(touchpoint, 3)
     assert len([m for m in mail.outbox if "waiting for your call" in m.body]) == 1
+
+
+@pytest.mark.parametrize("path", ["/cases/actions/", "/cases/actions/new/"])
+def test_the_action_pages_light_you_said_we_did_in_the_nav_not_cases(client, lead_a, path):
+    client.force_login(lead_a)
+    html = client.get(path).content.decode()
+    nav = html[html.index('<nav class="nav"') : html.index("</nav>")]
+    assert 'href="/cases/actions/" class="active">You said, we did<' in nav
+    assert 'href="/cases/" class="active"' not in nav
+
+
+def test_the_action_edit_page_lights_you_said_we_did_in_the_nav(client, lead_a, team_a):
+    action = ImprovementAction.objects.create(title="Ours", summary="a", owner_team=team_a)
+    client.force_login(lead_a)
+    html = client.get(f"/cases/actions/{action.pk}/edit/").content.decode()
+    nav = html[html.index('<nav class="nav"') : html.index("</nav>")]
+    assert 'href="/cases/actions/" class="active">You said, we did<' in nav
+    assert 'href="/cases/" class="active"' not in nav
+
+
+def test_the_case_pages_light_cases_in_the_nav(client, case, manager_a):
+    client.force_login(manager_a)
+    for path in ("/cases/", f"/cases/{case.pk}/"):
+        html = client.get(path).content.decode()
+        nav = html[html.index('<nav class="nav"') : html.index("</nav>")]
+        assert 'href="/cases/" class="active">Cases<' in nav, path
+        assert 'class="active">You said, we did<' not in nav, path
+
+
+def test_assigned_to_others_says_when_it_shows_only_the_first_cases(
+    client, record, touchpoint, manager_a, lead_a
+):
+    """A lead looking for a new case among 26 must not think the 25 shown are all."""
+    for _ in range(25):
+        record(touchpoint, 3)
+    FollowUpCase.objects.update(assignee=manager_a, status="assigned")
+    client.force_login(lead_a)
+    page = client.get("/cases/")
+    assert len(page.context["others"]) == 25
+    assert b"(the 25 due soonest; the others are due later)" in page.content
+    FollowUpCase.objects.filter(pk=FollowUpCase.objects.first().pk).delete()
+    assert b"due soonest" not in client.get("/cases/").content
+
+
+def test_a_lead_of_one_team_finds_it_chosen_as_the_owner_of_a_new_action(
+    client, lead_a, team_a, team_b, cx_admin
+):
+    client.force_login(lead_a)
+    form = client.get("/cases/actions/new/").context["form"]
+    assert form["owner_team"].value() == team_a.pk
+    assert [label for _, label in form.fields["owner_team"].choices] == [team_a.name]
+    client.force_login(cx_admin)  # every team: the admin chooses
+    form = client.get("/cases/actions/new/").context["form"]
+    assert form["owner_team"].value() is None
+    assert len(form.fields["owner_team"].choices) == 3  # "---------" and the two teams
