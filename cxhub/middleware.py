@@ -1,6 +1,9 @@
 """Request checks that hold for every view."""
 
+from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 _API_PREFIXES = ("/api/", "/v1/")
 NUL_MESSAGE = "The address holds a NUL character (%00), which no page or API accepts."
@@ -22,3 +25,30 @@ def reject_nul(get_response):
         return get_response(request)
 
     return middleware
+
+
+# The pages customers see: invitation links, public survey links, unsubscribe links.
+CUSTOMER_PREFIXES = ("/r/", "/s/", "/u/")
+
+
+def is_customer_path(path: str) -> bool:
+    return path[:3].lower() in CUSTOMER_PREFIXES  # QR scanners may send /S/…
+
+
+class CustomerLocaleMiddleware(LocaleMiddleware):
+    """Customers' pages speak the visitor's language (Accept-Language; an invitation's
+    own locale wins in its views). Staff pages are written in English only: they stay
+    English, or a French browser got English text with French dates and numbers
+    ("due 3 Déc", "± 2,8")."""
+
+    def process_request(self, request):
+        if is_customer_path(request.path_info):
+            return super().process_request(request)
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+        return None
+
+    def process_response(self, request, response):
+        if is_customer_path(request.path_info):
+            return super().process_response(request, response)
+        return response

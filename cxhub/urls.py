@@ -24,3 +24,8 @@ urlpatterns = [
     path("cases/", include("feedback.urls")),
     path("champions/", include("recognition.urls")),
 ]
+
+# Error pages in an anonymous visitor's language (a customer who mistyped a link), as
+# the survey pages are; staff pages, and so staff's error pages, stay English.
+handler404 = "cxhub.views.page_not_found"
+handler500 = "cxhub.views.server_error"

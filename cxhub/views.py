@@ -2,10 +2,13 @@
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import translation
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from cxhub import caching, roles
@@ -153,3 +156,23 @@ def csrf_failure(request, reason=""):
         "form_url": request.get_full_path(),
     }
     return render(request, "403_csrf.html", context, status=403)
+
+
+def _visitor_language(request) -> str:
+    """The error pages' language: the browser's for an anonymous visitor (perhaps a
+    customer), English for staff, whose pages are all English (see
+    cxhub.middleware.CustomerLocaleMiddleware)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return settings.LANGUAGE_CODE
+    return translation.get_language_from_request(request)
+
+
+def page_not_found(request, exception):
+    with translation.override(_visitor_language(request)):
+        return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    with translation.override(_visitor_language(request)):
+        return defaults.server_error(request)
