@@ -153,12 +153,34 @@ class TouchpointAdmin(admin.ModelAdmin):
         return ", ".join(labels) or "—"
 
 
+class PersonForm(forms.ModelForm):
+    """The rules every other way in applies (services.person_upsert): an email stored
+    lowercased, a phone number in E.164 (the case page dials it, SMS go to it), and at
+    least one of the two. (PersonAdmin gives it its model and fields.)"""
+
+    def clean_email(self):
+        return (self.cleaned_data.get("email") or "").strip().lower()
+
+    def clean_phone(self):
+        try:
+            return services.clean_phone(self.cleaned_data.get("phone") or "")
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("email") and not cleaned.get("phone") and not self.errors:
+            raise ValidationError("Give an email address or a phone number.")
+        return cleaned
+
+
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     """Deleting a person here erases them (GDPR), as DELETE /v1/people/… and the
     erase_person command do: a plain delete would leave their comments, case notes
     and quotes behind, on responses that merely lose the link to them."""
 
+    form = PersonForm
     list_display = ["email", "phone", "name", "unsubscribed_at", "created_at"]
     search_fields = ["email", "phone", "name", "external_id"]
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter)]
