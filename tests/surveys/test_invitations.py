@@ -229,6 +229,15 @@ def test_invite_command_creates_and_explains(
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_invite_command_says_sent_when_it_was(touchpoint, capsys):
+    # Outside a test transaction, as in `manage.py invite`: the send runs at commit.
+    call_command("invite", touchpoint.slug, "--email", "sent@example.net", "--name", "Sent")
+    invitation = Invitation.objects.get()
+    assert invitation.status == Invitation.Status.SENT
+    assert capsys.readouterr().out == f"Invitation {invitation.pk} sent to Sent.\n"
+
+
 def test_admin_creates_invitations_through_the_service(
     cx_admin, client, person, touchpoint, django_capture_on_commit_callbacks
 ):

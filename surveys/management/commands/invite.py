@@ -29,5 +29,12 @@ class Command(BaseCommand):
         )
         if invitation.skip_reason:
             self.stdout.write(f"Not sent: {invitation.get_skip_reason_display()}.")
+            return
+        # Sent already when tasks run in-process (make run); else a worker sends it.
+        invitation.refresh_from_db(fields=["status"])
+        if invitation.status == Invitation.Status.SENT:
+            self.stdout.write(f"Invitation {invitation.pk} sent to {person}.")
         else:
-            self.stdout.write(f"Invitation {invitation.pk} scheduled for {person}.")
+            self.stdout.write(
+                f"Invitation {invitation.pk} scheduled for {person} (sent in the background)."
+            )
