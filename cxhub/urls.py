@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from cxhub import scorecard_views, views
+from cxhub.auth_views import LogoutView
 
 urlpatterns = [
     # First: the public survey links (/r/, /s/, /u/) are the most requested paths, and
@@ -11,7 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("touchpoints/<slug:slug>/", views.touchpoint_detail, name="touchpoint-detail"),
