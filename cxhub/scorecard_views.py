@@ -8,10 +8,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from cxhub import selectors, services
 from cxhub.models import DigestPreference
 from cxhub.spreadsheet import safe_cell
+from surveys import nps
 
 
 def _forbidden(request):
@@ -29,33 +31,36 @@ LAST_DAY = dt.date(2100, 1, 1)
 
 
 def _period(request):
-    """(kind, Period, error) from ?period=month|quarter|year|custom&start=&end=."""
-    kind = request.GET.get("period", "month")
+    """(kind, Period, error) from ?period=month|last_month|quarter|year|custom&start=&end=;
+    without a (known) period, the default one (selectors.scorecard_default_kind)."""
+    default = selectors.scorecard_default_kind()
+    kind = request.GET.get("period", default)
     if kind not in selectors.PERIODS:
-        kind = "month"
+        kind = default
     if kind != "custom":
         return kind, selectors.scorecard_period(kind), None
+    fallback = selectors.scorecard_period(default)
     try:
         start = dt.date.fromisoformat(request.GET.get("start", ""))
         end = dt.date.fromisoformat(request.GET.get("end", ""))
     except ValueError:
-        return (
-            kind,
-            selectors.scorecard_period("month"),
-            "Give a start and an end date (YYYY-MM-DD).",
-        )
+        return kind, fallback, "Give a start and an end date (YYYY-MM-DD)."
     if not FIRST_DAY <= start <= LAST_DAY or not FIRST_DAY <= end <= LAST_DAY:
         # Before any date arithmetic: the year before 0001 or after 9999 does not exist.
-        return (
-            kind,
-            selectors.scorecard_period("month"),
-            f"Choose dates from {FIRST_DAY:%Y-%m-%d} to {LAST_DAY:%Y-%m-%d}.",
-        )
+        return kind, fallback, f"Choose dates from {FIRST_DAY:%Y-%m-%d} to {LAST_DAY:%Y-%m-%d}."
     if start > end:
-        return kind, selectors.scorecard_period("month"), "The start date is after the end date."
+        return kind, fallback, "The start date is after the end date."
     if (end - start).days > 3 * 366:
-        return kind, selectors.scorecard_period("month"), "Choose a range of at most three years."
+        return kind, fallback, "Choose a range of at most three years."
     return kind, selectors.scorecard_period("custom", start=start, end=end), None
+
+
+# What the page calls the period it shows, above its dates.
+HEADINGS = {
+    "month": "This month so far",
+    "quarter": "This quarter so far",
+    "year": "This year so far",
+}
 
 
 @login_required
@@ -63,13 +68,23 @@ def scorecard(request):
     if not selectors.can_see_scorecard(request.user):
         return _forbidden(request)
     kind, period, error = _period(request)
+    shown = selectors.scorecard_default_kind() if error else kind  # a refused range: the default
+    previous = period.previous()
     context = selectors.scorecard(period)
     context.update(
         {
             "kind": kind,
+            "heading": HEADINGS.get(shown, selectors.PERIODS[shown]),
             "periods": selectors.PERIODS,
             "error": error,
             "last_day": period.end - dt.timedelta(days=1),
+            "days": (period.end - period.start).days,
+            "previous": previous,
+            "previous_last_day": previous.end - dt.timedelta(days=1),
+            # Opened on last month because this one is only a few days old: say so.
+            "young_month": shown == "last_month" and request.GET.get("period") != "last_month",
+            "month_days": timezone.localdate().day,
+            "min_sample": nps.MIN_SAMPLE,
             "query": request.GET.urlencode(),
         }
     )
@@ -98,6 +113,7 @@ def scorecard_csv(request):
             "previous_nps",
             "change",
             "change_significant",
+            "small_sample",
         ]
     )
     for row in selectors.score_rows(period):
@@ -115,6 +131,8 @@ def scorecard_csv(request):
                     row.previous.nps,
                     row.change,
                     "yes" if row.change_significant else "no",
+                    # Fewer than nps.MIN_SAMPLE answers: the margin of error means nothing.
+                    "yes" if c.small_sample else "no",
                 )
             ]
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
@@ -24,10 +22,15 @@ from surveys.selectors import Period
 User = get_user_model()
 PERIODS = {
     "month": "This month",
+    "last_month": "Last month",
     "quarter": "This quarter",
     "year": "This year",
     "custom": "Custom range",
 }
+# Until a month is this many days old, "this month so far" is a few days against the
+# few days before (on the 1st, one day against the day before): the scorecard opens on
+# the last complete month instead.
+YOUNG_MONTH_DAYS = 7
 
 
 def can_see_scorecard(user) -> bool:
@@ -38,11 +41,22 @@ def can_see_scorecard(user) -> bool:
     )
 
 
+def scorecard_default_kind(today: dt.date | None = None) -> str:
+    """The period the scorecard opens on: this month so far, or last month while this
+    one is younger than YOUNG_MONTH_DAYS days."""
+    today = today or timezone.localdate()
+    return "last_month" if today.day < YOUNG_MONTH_DAYS else "month"
+
+
 def scorecard_period(kind: str, *, start=None, end=None, today=None) -> Period:
-    """This month/quarter/year so far, or a custom [start, end] range of local days."""
+    """This month/quarter/year so far, last month, or a custom [start, end] range of
+    local days."""
     today = today or timezone.localdate()
     if kind == "custom" and start and end:
         return Period(start, end + dt.timedelta(days=1))
+    if kind == "last_month":
+        this_month = today.replace(day=1)
+        return Period((this_month - dt.timedelta(days=1)).replace(day=1), this_month)
     if kind == "quarter":
         first = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
     elif kind == "year":
@@ -52,34 +66,8 @@ def scorecard_period(kind: str, *, start=None, end=None, today=None) -> Period:
     return Period(first, today + dt.timedelta(days=1))
 
 
-def significant(difference: int | None, *margins) -> bool:
-    """Larger than the margin of error of the difference (margins added in quadrature)."""
-    if difference is None or any(m is None for m in margins):
-        return False
-    return abs(difference) > math.sqrt(sum(float(m) ** 2 for m in margins))
-
-
-@dataclass
-class ScoreRow:
-    touchpoint: Touchpoint
-    current: nps.Counts
-    previous: nps.Counts
-
-    @property
-    def vs_target(self) -> int | None:
-        return None if self.current.nps is None else self.current.nps - self.touchpoint.nps_target
-
-    @property
-    def change(self) -> int | None:
-        return nps.change(self.current, self.previous)
-
-    @property
-    def target_significant(self) -> bool:
-        return significant(self.vs_target, self.current.margin_of_error)
-
-    @property
-    def change_significant(self) -> bool:
-        return significant(self.change, self.current.margin_of_error, self.previous.margin_of_error)
+# One row of the scorecard: the dashboard card's figures, with the same significance.
+ScoreRow = survey_selectors.TouchpointSummary
 
 
 def score_rows(period: Period) -> list[ScoreRow]:

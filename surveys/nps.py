@@ -4,6 +4,11 @@
 - NPS = 100 × (promoters − detractors) / responses, an integer rounded half away
   from zero; percentages to one decimal; no responses → no NPS (None), never 0;
 - 95 % margin of error = 196 × sqrt((p + d − (p − d)²) / n), p and d the shares.
+
+Below MIN_SAMPLE responses the margin of error is still computed (the API returns it
+as it is) but the pages show "few answers (n = …)" instead, and no difference is
+called significant: the formula is the normal approximation, which needs a sample of
+about 30, and it gives 0 whenever every answer falls in one category.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from functools import cached_property
 PROMOTER = "promoter"
 PASSIVE = "passive"
 DETRACTOR = "detractor"
+
+# The usual rule of thumb for the normal approximation behind the margin of error.
+MIN_SAMPLE = 30
 
 
 def category(score: int) -> str:
@@ -96,6 +104,12 @@ class Counts:
     def detractor_percent(self) -> Decimal | None:
         return self.percent(self.detractors)
 
+    @property
+    def small_sample(self) -> bool:
+        """Too few responses (fewer than MIN_SAMPLE, none included) for the margin of
+        error to mean anything: shown as "few answers", never significant."""
+        return self.total < MIN_SAMPLE
+
     @cached_property
     def margin_of_error(self) -> Decimal | None:
         """95 % margin of error in NPS points, one decimal; None without responses."""
@@ -121,6 +135,7 @@ class Counts:
             "passive_percent": num(self.passive_percent),
             "detractor_percent": num(self.detractor_percent),
             "margin_of_error": num(self.margin_of_error),
+            "small_sample": self.small_sample,
         }
 
 
@@ -129,3 +144,13 @@ def change(current: Counts, previous: Counts) -> int | None:
     if current.nps is None or previous.nps is None:
         return None
     return current.nps - previous.nps
+
+
+def significant(difference: int | None, *samples: Counts) -> bool:
+    """Whether a difference in NPS points is larger than its 95 % margin of error: the
+    margins of the samples it compares (one for a fixed target, two for two periods)
+    added in quadrature. Never when a sample is below MIN_SAMPLE, so a change on a
+    handful of answers is not coloured as news."""
+    if difference is None or not samples or any(s.small_sample for s in samples):
+        return False
+    return abs(difference) > math.sqrt(sum(float(s.margin_of_error) ** 2 for s in samples))

@@ -35,6 +35,9 @@ class Period:
 
 @dataclass
 class TouchpointSummary:
+    """A touchpoint's NPS over a period and the one before: the dashboard's cards and
+    the scorecard's rows."""
+
     touchpoint: Touchpoint
     current: nps.Counts
     previous: nps.Counts
@@ -48,6 +51,16 @@ class TouchpointSummary:
         if self.current.nps is None:
             return None
         return self.current.nps - self.touchpoint.nps_target
+
+    # What the pages colour: only a difference beyond its margin of error, on samples
+    # large enough for one (nps.significant).
+    @property
+    def target_significant(self) -> bool:
+        return nps.significant(self.vs_target, self.current)
+
+    @property
+    def change_significant(self) -> bool:
+        return nps.significant(self.change, self.current, self.previous)
 
 
 def counts_by_touchpoint(period: Period, touchpoint_ids=None) -> dict[int, nps.Counts]:

@@ -22,6 +22,7 @@ from rest_framework import serializers
 
 from surveys import selectors, services
 from surveys.models import Invitation, Person, Response, Touchpoint
+from surveys.nps import MIN_SAMPLE
 from surveys.privacy import shown_comment
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -442,7 +443,7 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 class CountsSerializer(serializers.Serializer):
     """Design §5: NPS an integer (null without responses), percentages to one decimal,
-    95 % margin of error in NPS points."""
+    95 % margin of error in NPS points, and whether the sample is below nps.MIN_SAMPLE."""
 
     nps = serializers.IntegerField(allow_null=True)
     responses = serializers.IntegerField()
@@ -453,6 +454,11 @@ class CountsSerializer(serializers.Serializer):
     passive_percent = serializers.FloatField(allow_null=True)
     detractor_percent = serializers.FloatField(allow_null=True)
     margin_of_error = serializers.FloatField(allow_null=True)
+    small_sample = serializers.BooleanField(
+        help_text=f"Fewer than {MIN_SAMPLE} responses: too few for the margin of error (the normal "
+        "approximation) to mean much; the pages show 'few answers' instead of it and never "
+        "call such a figure's difference significant. The numbers are as computed."
+    )
 
 
 class TouchpointMetricsSerializer(CountsSerializer):

@@ -43,9 +43,22 @@ def test_metrics_per_touchpoint_and_overall(read_api, scores):
         "passive_percent": 20.0,
         "detractor_percent": 20.0,
         "margin_of_error": 70.1,  # 196 × sqrt((0.6 + 0.2 − 0.4²) / 5)
+        "small_sample": True,  # 5 < nps.MIN_SAMPLE: the pages say "few answers (n = 5)"
     }
     assert body["overall"]["responses"] == 6
     assert body["overall"]["nps"] == 17  # (3 - 2) / 6
+
+
+def test_small_sample_is_documented_and_false_from_thirty_responses(read_api, client, touchpoint):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    field = schema["components"]["schemas"]["Counts"]["properties"]["small_sample"]
+    assert field["type"] == "boolean" and "Fewer than 30 responses" in field["description"]
+    assert "small_sample" in schema["components"]["schemas"]["Counts"]["required"]
+    for i in range(30):
+        ResponseFactory(touchpoint=touchpoint, score=10 if i % 2 else 3)
+    services.rollups_recompute_range(start=timezone.localdate(), end=timezone.localdate())
+    body = read_api.get(URL).json()
+    assert (body["overall"]["responses"], body["overall"]["small_sample"]) == (30, False)
 
 
 def test_metrics_for_one_touchpoint_with_a_daily_trend(read_api, scores):

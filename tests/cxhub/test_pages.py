@@ -90,20 +90,61 @@ def _responses(touchpoint, scores, days_ago):
         ResponseFactory(touchpoint=touchpoint, score=score, created_at=at, updated_at=at)
 
 
-def test_dashboard_shows_nps_margin_target_and_change(client, employee, touchpoint):
-    _responses(touchpoint, [10, 10, 9, 8, 3], days_ago=2)  # NPS +40
-    _responses(touchpoint, [10, 2, 3, 8], days_ago=40)  # NPS −25
+def _recompute():
     services.rollups_recompute_range(
         start=timezone.localdate() - dt.timedelta(days=70), end=timezone.localdate()
     )
+
+
+def _card(html, slug="support-call"):
+    return html.split(f'data-touchpoint="{slug}"', 1)[1].split("</article>", 1)[0]
+
+
+def test_dashboard_shows_nps_margin_target_and_change(client, employee, touchpoint):
+    _responses(touchpoint, [10, 10, 9, 8, 3] * 6, days_ago=2)  # NPS +40 from 30
+    _responses(touchpoint, [10, 2, 3, 8] * 10, days_ago=40)  # NPS −25 from 40
+    _recompute()
     client.force_login(employee)
     page = client.get("/")
     card = page.context["summaries"][0]
     assert (card.current.nps, card.previous.nps, card.change, card.vs_target) == (40, -25, 65, 10)
-    html = page.content.decode()
+    html = _card(page.content.decode())
     assert "+40" in html and "+65" in html
-    assert f"± {card.current.margin_of_error}" in html
-    assert "5 responses" in html
+    assert (
+        f'<span class="moe" title="95% margin of error">± {card.current.margin_of_error}</span>'
+        in html
+    )
+    assert "30 responses" in html
+    assert '<span class="change up">+65</span>' in html  # beyond both margins
+    assert "few answers" not in page.content.decode()
+
+
+def test_dashboard_says_few_answers_instead_of_a_margin_of_error(client, employee, touchpoint):
+    # Four promoters after 40 answers at −25: +100 "± 0.0", +125 in green, before.
+    _responses(touchpoint, [10] * 4, days_ago=2)
+    _responses(touchpoint, [10, 2, 3, 8] * 10, days_ago=40)
+    _recompute()
+    client.force_login(employee)
+    page = client.get("/").content.decode()
+    card = _card(page)
+    assert "+100 <span" in card and "few answers (n = 4)</span>" in card
+    assert "±" not in card
+    assert '<span class="change">+125</span>' in card  # not coloured as news
+    assert '<span class="vs-target">(+70)</span>' in card
+    assert "Overall NPS <strong>+100</strong>, <span" in page
+    assert "± 0.0" not in page
+
+
+def test_one_detractor_is_few_answers_on_the_dashboard_and_the_touchpoint_page(
+    client, employee, touchpoint
+):
+    _responses(touchpoint, [2], days_ago=1)
+    _recompute()
+    client.force_login(employee)
+    for url in ("/", "/touchpoints/support-call/"):
+        card = _card(client.get(url).content.decode())
+        assert "−100" in card and "few answers (n = 1)" in card, url
+        assert "± 0.0" not in card, url
 
 
 def _count_queries(client, url):

@@ -82,8 +82,119 @@ def test_colour_only_where_the_difference_exceeds_the_margin_of_error(client, ex
     small = html.split('data-touchpoint="billing"')[1].split("</tr>")[0]
     assert 'class="change up significant"' in big  # +80 with ±~20 margins
     assert "significant" not in small  # +50 on four answers each is within the noise
-    assert not selectors.significant(5, 3, 4)
-    assert selectors.significant(6, 3, 4) is True
+
+
+def test_a_small_samples_change_is_never_coloured_however_large(
+    client, executive, touchpoint_b, time_machine
+):
+    # The walkthrough: four promoters this month, "± 0.0", after a month of 40 answers at 0.
+    time_machine.move_to(NOW, tick=False)
+    responses(touchpoint_b, [10] * 4, NOW - dt.timedelta(days=2))
+    responses(touchpoint_b, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=25))
+    survey_services.rollups_recompute_range(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30))
+    client.force_login(executive)
+    page = client.get("/scorecard/")
+    [row] = page.context["rows"]
+    assert (row.current.nps, row.current.margin_of_error, row.change) == (100, 0, 100)
+    assert not row.change_significant and not row.target_significant
+    html = page.content.decode()
+    cells = html.split('data-touchpoint="billing"')[1].split("</tr>")[0]
+    assert "significant" not in cells and " up" not in cells
+    assert "few answers (n = 4)" in cells
+    assert "0.0" not in cells
+    assert 'Overall NPS <strong class="kpi-inline">+100</strong>, ' in html
+    assert "± 0.0" not in html
+    csv_rows = list(
+        csv.reader(io.StringIO(client.get("/scorecard/scorecard.csv").content.decode()))
+    )
+    billing = dict(zip(csv_rows[0], csv_rows[1], strict=True))
+    assert (billing["margin_of_error"], billing["change"]) == ("0.0", "100")  # as they are
+    assert (billing["change_significant"], billing["small_sample"]) == ("no", "yes")
+
+
+def test_a_large_samples_change_beyond_its_margin_is_still_coloured(
+    client, executive, touchpoint, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    responses(touchpoint, [10] * 25 + [8] * 5, NOW - dt.timedelta(days=2))  # +83 ± 13.3
+    responses(touchpoint, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=25))  # 0 ± 21.9
+    survey_services.rollups_recompute_range(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30))
+    client.force_login(executive)
+    html = client.get("/scorecard/").content.decode()
+    cells = html.split('data-touchpoint="support-call"')[1].split("</tr>")[0]
+    assert 'class="change up significant"' in cells
+    assert "few answers" not in html
+
+
+def _local(*args):
+    return dt.datetime(*args, tzinfo=timezone.get_current_timezone())
+
+
+def test_on_the_first_of_the_month_the_scorecard_opens_on_last_month(
+    client, executive, time_machine
+):
+    time_machine.move_to(_local(2026, 12, 1, 9, 0), tick=False)
+    client.force_login(executive)
+    page = client.get("/scorecard/")
+    assert page.context["kind"] == "last_month"
+    assert page.context["period"] == Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+    text = page.content.decode()
+    assert (
+        "<strong>Last month</strong>: 1 Nov 2026 – 30 Nov 2026 (30 days), "
+        "compared with the 30 days before (2 Oct 2026 – 31 Oct 2026)."
+    ) in text
+    assert "This month is only 1 day old, so the scorecard opens on last month." in text
+    assert '<a href="?period=last_month" class="active">Last month</a>' in text
+    csv_answer = client.get("/scorecard/scorecard.csv")
+    assert 'filename="scorecard-2026-11-01-2026-11-30.csv"' in csv_answer["Content-Disposition"]
+    # This month so far is still one click away, and says it is one day.
+    one_day = client.get("/scorecard/?period=month")
+    assert one_day.context["period"] == Period(dt.date(2026, 12, 1), dt.date(2026, 12, 2))
+    one_day_text = one_day.content.decode()
+    assert (
+        "<strong>This month so far</strong>: 1 Dec 2026 (1 day), compared with the day before (30 Nov 2026)."
+        in one_day_text
+    )
+    assert "only 1 day old" not in one_day_text
+    # Chosen, not defaulted: no explanation needed.
+    assert "opens on last month" not in client.get("/scorecard/?period=last_month").content.decode()
+
+
+def test_from_the_seventh_the_scorecard_opens_on_this_month_so_far(client, executive, time_machine):
+    time_machine.move_to(_local(2026, 12, 6, 23, 30), tick=False)
+    client.force_login(executive)
+    assert client.get("/scorecard/").context["kind"] == "last_month"
+    time_machine.move_to(_local(2026, 12, 7, 0, 30), tick=False)
+    assert client.get("/scorecard/").context["kind"] == "month"
+
+
+def test_on_the_fifteenth_the_scorecard_shows_this_month_so_far(client, executive, time_machine):
+    time_machine.move_to(_local(2026, 12, 15, 9, 0), tick=False)
+    client.force_login(executive)
+    page = client.get("/scorecard/")
+    assert page.context["kind"] == "month"
+    assert page.context["period"] == Period(dt.date(2026, 12, 1), dt.date(2026, 12, 16))
+    text = page.content.decode()
+    assert (
+        "<strong>This month so far</strong>: 1 Dec 2026 – 15 Dec 2026 (15 days), "
+        "compared with the 15 days before (16 Nov 2026 – 30 Nov 2026)."
+    ) in text
+    assert "opens on last month" not in text
+    last = client.get("/scorecard/?period=last_month")
+    assert last.context["period"] == Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+    for kind, start in (("quarter", dt.date(2026, 10, 1)), ("year", dt.date(2026, 1, 1))):
+        assert client.get(f"/scorecard/?period={kind}").context["period"] == Period(
+            start, dt.date(2026, 12, 16)
+        )
+    assert client.get("/scorecard/?period=bogus").context["kind"] == "month"
+
+
+def test_last_month_in_january_is_last_years_december():
+    assert selectors.scorecard_period("last_month", today=dt.date(2027, 1, 3)) == Period(
+        dt.date(2026, 12, 1), dt.date(2027, 1, 1)
+    )
+    assert selectors.scorecard_default_kind(dt.date(2027, 1, 3)) == "last_month"
+    assert selectors.scorecard_default_kind(dt.date(2027, 1, 7)) == "month"
 
 
 def test_custom_range_and_bad_dates(client, executive, data):
@@ -227,6 +338,31 @@ def test_a_digest_that_failed_on_monday_goes_out_at_a_later_hour(
     assert services.digests_send_weekly() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["eve@example.com", "leo@example.com"]
     assert services.digests_send_weekly() == 0  # and only once
+
+
+def test_the_digest_says_few_answers_and_does_not_colour_their_change(
+    client, lead_a, touchpoint, touchpoint_b, time_machine
+):
+    time_machine.move_to(NOW, tick=False)  # the digest covers Monday 9 – Sunday 15 November
+    responses(touchpoint, [10] * 20 + [8] * 10 + [3] * 10, NOW - dt.timedelta(days=4))  # +25
+    responses(touchpoint_b, [10] * 4, NOW - dt.timedelta(days=4))  # +100 "± 0.0"
+    responses(touchpoint_b, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=11))  # 0
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    client.force_login(lead_a)
+    html = client.get("/scorecard/digest-preview/").content.decode()
+    billing = html.split("<td>Billing</td>")[1].split("</tr>")[0]
+    assert "few answers (n = 4)" in billing
+    assert "color:#1d2433" in billing and "#1a8f4c" not in billing  # +100, not coloured
+    assert "± 0.0" not in html
+    assert "NPS +32 <span" in html and "± 24.2 · 44 responses" in html
+    assert (
+        'Support call +25 <span style="color:#5b6475;white-space:nowrap">± 25.7</span>' in html
+    )  # the team
+    text = client.get("/scorecard/digest-preview/?format=text").content.decode()
+    assert "- Billing: +100, few answers (n = 4); target +20, +100 week over week" in text
+    assert "- Support call: +25 ± 25.7; target +30" in text
+    assert "- Support call: +25 ± 25.7 from 40 responses" in text
+    assert "NPS +32 ± 24.2 from 44 responses; " in text
 
 
 def test_digest_preview_renders_for_a_lead(client, lead_a, data):

@@ -18,7 +18,9 @@ def test_the_scorecard_renders_and_prints_cleanly(
             touchpoint=touchpoint, score=score, created_at=timezone.now() - dt.timedelta(hours=2)
         )
     page = login("eve")
-    page.goto(f"{live_server.url}/scorecard/")
+    # The days of those answers: the default period is last month in a month's first days.
+    first, last = timezone.localdate(timezone.now() - dt.timedelta(hours=2)), timezone.localdate()
+    page.goto(f"{live_server.url}/scorecard/?period=custom&start={first}&end={last}")
     row = page.locator('tr[data-touchpoint="support-call"]')
     assert "+40" in row.inner_text()  # 3 promoters, 1 detractor of 5
     assert page.locator("nav").is_visible()

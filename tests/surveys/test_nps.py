@@ -95,3 +95,55 @@ def test_half_rounds_away_from_zero_both_ways():
 
 def test_all_promoters_have_no_margin_of_error():
     assert nps.Counts(10, 0, 0).margin_of_error == Decimal("0.0")
+
+
+# --- small samples: the margin of error is the normal approximation's ----------------------
+
+counts = st.builds(
+    nps.Counts,
+    st.integers(min_value=0, max_value=500),
+    st.integers(min_value=0, max_value=500),
+    st.integers(min_value=0, max_value=500),
+)
+
+
+def test_fewer_than_thirty_responses_is_a_small_sample():
+    assert nps.MIN_SAMPLE == 30
+    assert nps.Counts().small_sample  # none at all
+    assert nps.Counts(0, 0, 1).small_sample  # one detractor: −100 "± 0.0"
+    assert nps.Counts(10, 9, 10).small_sample  # 29
+    assert not nps.Counts(10, 10, 10).small_sample  # 30
+    assert nps.Counts(4, 0, 0).as_dict()["small_sample"] is True
+    assert nps.Counts(40, 0, 0).as_dict()["small_sample"] is False
+
+
+def test_a_change_on_a_handful_of_answers_is_never_significant():
+    # The walkthrough: four promoters (+100 "± 0.0") after a +38 month of 50 answers.
+    four_promoters, before = nps.Counts(4, 0, 0), nps.Counts(25, 19, 6)
+    assert four_promoters.margin_of_error == Decimal("0.0")
+    assert not nps.significant(62, four_promoters, before)
+    assert not nps.significant(62, before, four_promoters)
+    assert not nps.significant(-200, nps.Counts(0, 0, 1))  # one detractor vs a target
+    # The same difference between samples of 40 and 50 answers is.
+    assert nps.significant(62, nps.Counts(40, 0, 0), before)
+
+
+def test_significance_adds_the_margins_in_quadrature():
+    a, b = nps.Counts(30, 20, 10), nps.Counts(20, 20, 20)
+    both = math.hypot(float(a.margin_of_error), float(b.margin_of_error))
+    assert not nps.significant(math.floor(both), a, b)
+    assert nps.significant(math.floor(both) + 1, a, b)
+    assert nps.significant(-(math.floor(both) + 1), a, b)
+    assert not nps.significant(None, a, b)
+
+
+@given(counts, counts, st.integers(min_value=-200, max_value=200))
+def test_a_difference_is_significant_only_beyond_its_margin_and_on_large_samples(a, b, diff):
+    expected = (
+        a.total >= nps.MIN_SAMPLE
+        and b.total >= nps.MIN_SAMPLE
+        and abs(diff) > math.sqrt(float(a.margin_of_error) ** 2 + float(b.margin_of_error) ** 2)
+    )
+    assert nps.significant(diff, a, b) is expected
+    if a.small_sample or b.small_sample:
+        assert not nps.significant(diff, a, b)
