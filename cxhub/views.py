@@ -82,11 +82,17 @@ def touchpoint_detail(request, slug):
                 f"tp-loop-health:{touchpoint.pk}:{period.start}",
                 lambda: feedback_selectors.loop_health(period=period, touchpoint_id=touchpoint.pk),
             ),
-            "pareto": caching.shared(
-                f"tp-pareto:{touchpoint.pk}:{period.start}",
-                lambda: feedback_selectors.root_cause_pareto(
-                    period=survey_selectors.Period.last_days(90), touchpoint_id=touchpoint.pk
+            # The figures are shared; what the viewer may do about each root cause
+            # (plan an action, or open the one under way) is theirs, read live.
+            "pareto": feedback_selectors.pareto_with_actions(
+                caching.shared(
+                    f"tp-pareto:{touchpoint.pk}:{period.start}",
+                    lambda: feedback_selectors.root_cause_pareto(
+                        period=survey_selectors.Period.last_days(90), touchpoint_id=touchpoint.pk
+                    ),
                 ),
+                user=request.user,
+                touchpoint=touchpoint,
             ),
             "published_actions": feedback_selectors.published_actions(touchpoint_id=touchpoint.pk),
         },

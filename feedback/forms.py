@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from feedback.models import ContactAttempt, FollowUpCase, ImprovementAction, RootCause
 
@@ -68,3 +69,35 @@ class ImprovementActionForm(forms.ModelForm):
         self.fields["root_causes"].queryset = RootCause.objects.filter(active=True)
         if self.instance.pk:
             self.fields["publish"].initial = self.instance.published_at is not None
+
+    # Query parameter → field. What may be preselected is what the form would accept.
+    PRESELECT = {"root_cause": "root_causes", "team": "owner_team", "touchpoint": "touchpoint"}
+
+    def preselect(self, query) -> None:
+        """Initial choices from a link (?root_cause=<id>&team=<id>&touchpoint=<id>; the
+        root cause may repeat), each validated by its field as a submitted value would
+        be: an id the user may not choose (another lead's team, an inactive root cause,
+        no such id, not a number) is ignored."""
+        for param, name in self.PRESELECT.items():
+            field = self.fields[name]
+            values = query.getlist(param)[:10]
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                chosen = [pk for pk in (self._valid(field, [v]) for v in values) if pk]
+                if chosen:
+                    self.initial[name] = [pk for group in chosen for pk in group]
+            elif values:
+                pk = self._valid(field, values[0])
+                if pk:
+                    self.initial[name] = pk
+
+    @staticmethod
+    def _valid(field, value):
+        try:
+            cleaned = field.clean(value)
+        except ValidationError:
+            return None
+        if cleaned is None:
+            return None
+        if isinstance(field, forms.ModelMultipleChoiceField):
+            return [obj.pk for obj in cleaned]
+        return cleaned.pk

@@ -2,9 +2,10 @@
 
 from django.dispatch import receiver
 
-from feedback import services
+from feedback import selectors, services
 from surveys.hooks import (
     person_erased,
+    response_links,
     response_notes,
     response_recorded,
     responses_imported,
@@ -56,3 +57,9 @@ def case_notes(sender, response_ids, **kwargs):
             {"id": e["pk"], "text": e["message"], "user_email": e["actor__email"], "at": e["at"]}
         )
     return notes
+
+
+@receiver(response_links, dispatch_uid="feedback.case_links")
+def case_links(sender, user, response_ids, **kwargs):
+    """'Case #N' for the responses whose case the user may open (design §6)."""
+    return selectors.case_links_for_responses(user, response_ids)

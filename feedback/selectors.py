@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from cxhub import roles
-from cxhub.models import Membership
+from cxhub.models import Membership, Team
 from feedback.models import CaseEvent, FollowUpCase, ImprovementAction, RootCause
 from surveys.selectors import Period
 
@@ -39,6 +41,19 @@ def case_get_for_user(user, pk) -> FollowUpCase:
     if case is None:
         raise Http404("No such case")
     return case
+
+
+def case_links_for_responses(user, response_ids) -> dict[int, list[dict]]:
+    """{response_id: [{"label": "Case #N", "url": …}]} for the responses whose case the
+    user may open (cases_visible_to): one query, through the unique response index."""
+    case_url = reverse("feedback:case-detail", args=[0]).removesuffix("0/")
+    pairs = (
+        cases_visible_to(user).filter(response_id__in=response_ids).values_list("response_id", "pk")
+    )
+    return {
+        response_id: [{"label": f"Case #{pk}", "url": f"{case_url}{pk}/"}]
+        for response_id, pk in pairs
+    }
 
 
 def can_work_cases(user) -> bool:
@@ -180,6 +195,102 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
     }
 
 
+# --- finding a case -----------------------------------------------------------------
+
+CASE_NUMBER = re.compile(r"(?:case\s*)?#?\s*(\d+)", re.IGNORECASE)
+WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+SEARCH_MAX_LENGTH = 100
+BIGINT_MAX = 2**63 - 1
+
+
+@dataclass
+class CaseSearchRow(QueueRow):
+    status: str = ""
+    status_label: str = ""
+    closed_at: dt.datetime | None = None
+    customer_name: str = ""
+    customer_email: str = ""
+
+
+@dataclass
+class CaseSearch:
+    query: str
+    by: str  # "number" or "customer"
+    rows: list[CaseSearchRow] = field(default_factory=list)
+    limit: int = 25
+
+    @property
+    def limited(self) -> bool:
+        return len(self.rows) >= self.limit
+
+
+SEARCH_FIELDS = (
+    *QUEUE_FIELDS,
+    "status",
+    "closed_at",
+    "response__person__name",
+    "response__person__email",
+)
+
+
+def case_search(user, query: str, *, limit: int = 25) -> CaseSearch:
+    """The cases the user may open that match `query`, newest first, at most `limit`.
+
+    "#123", "123" or "case 123" is the case number: a primary-key lookup. Anything
+    else is the customer's name or email address: a whole address is matched exactly
+    (emails are stored lower-cased, so the unique index serves it), a part of a name
+    or address by substring. Customer details are matched only among
+    `cases_visible_to(user)`, the cases whose contact details the user sees on the case
+    page (design §6: a manager or lead their teams' customers, a CX admin everyone's),
+    so a search never reveals a customer of a case the user may not open. Open and
+    closed cases alike: someone calling back about a closed case must be found too.
+    """
+    query = " ".join(query.split())[:SEARCH_MAX_LENGTH]
+    visible = cases_visible_to(user)
+    number = CASE_NUMBER.fullmatch(query)
+    if number:
+        search = CaseSearch(query=query, by="number", limit=limit)
+        pk = int(number.group(1))
+        if pk > BIGINT_MAX:  # beyond any id; PostgreSQL would refuse to compare
+            return search
+        matches = visible.filter(pk=pk)
+    else:
+        search = CaseSearch(query=query, by="customer", limit=limit)
+        if not query:
+            return search
+        if WHOLE_EMAIL.fullmatch(query):
+            matches = visible.filter(response__person__email=query.lower())
+        else:
+            matches = visible.filter(
+                Q(response__person__name__icontains=query)
+                | Q(response__person__email__icontains=query)
+            )
+    case_url = reverse("feedback:case-detail", args=[0]).removesuffix("0/")
+    statuses = dict(FollowUpCase.Status.choices)
+    search.rows = [
+        CaseSearchRow(
+            pk=r["pk"],
+            url=f"{case_url}{r['pk']}/",
+            due_at=r["due_at"],
+            escalated_at=r["escalated_at"],
+            priority=r["priority"],
+            score=r["response__score"],
+            comment=r["response__comment"],
+            touchpoint=r["response__touchpoint__name"],
+            assignee=_display_name(
+                r["assignee__first_name"], r["assignee__last_name"], r["assignee__username"]
+            ),
+            status=r["status"],
+            status_label=statuses.get(r["status"], r["status"]),
+            closed_at=r["closed_at"],
+            customer_name=r["response__person__name"] or "",
+            customer_email=r["response__person__email"] or "",
+        )
+        for r in matches.order_by("-created_at", "-pk").values(*SEARCH_FIELDS)[:limit]
+    ]
+    return search
+
+
 def case_timeline(case: FollowUpCase) -> list[CaseEvent]:
     """The case's events, starting with its opening (read from the case row itself)."""
     opened = CaseEvent(
@@ -318,7 +429,7 @@ def root_cause_pareto(*, period: Period, touchpoint_id: int | None = None) -> li
         RootCause.objects.annotate(n=Count("cases", filter=case_filter))
         .filter(n__gt=0)
         .order_by("-n", "name")
-        .values("name", "n")
+        .values("pk", "name", "active", "n")
     )
     total = sum(r["n"] for r in rows)
     running = 0
@@ -347,3 +458,92 @@ def actions_for_user(user):
 
 def can_edit_actions(user) -> bool:
     return roles.is_cx_admin(user) or bool(roles.team_ids_with_role(user, Membership.Role.LEAD))
+
+
+def action_teams_for_user(user):
+    """The teams whose improvement actions the user may create and edit: every team for
+    CX admins, their own teams for leads (action_edit, and the links that lead there)."""
+    if roles.is_cx_admin(user):
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=roles.team_ids_with_role(user, Membership.Role.LEAD))
+
+
+def can_create_action_for(user, team_id: int | None) -> bool:
+    """Whether action_edit lets the user create an action owned by this team (None, for
+    a touchpoint that no team owns: by any team the user may choose)."""
+    if not can_edit_actions(user):
+        return False
+    return team_id is None or action_teams_for_user(user).filter(pk=team_id).exists()
+
+
+OPEN_ACTION_STATUSES = (ImprovementAction.Status.PLANNED, ImprovementAction.Status.IN_PROGRESS)
+
+
+@dataclass
+class ActionLink:
+    title: str
+    status_label: str
+    url: str
+
+
+def pareto_with_actions(rows: list[dict], *, user, touchpoint) -> list[dict]:
+    """The touchpoint page's Pareto rows (shared by every viewer) with what this viewer
+    may do about each root cause:
+
+    - `open_action`: the newest planned or in-progress action that addresses the root
+      cause at this touchpoint (or at every touchpoint), when the viewer may read it
+      (drafts: those who edit actions) — so nobody plans the same action twice;
+    - `plan_url`: otherwise, for those action_edit lets create an action for the
+      touchpoint's owner team, the new-action form with the root cause, the touchpoint
+      and the team chosen.
+
+    One query, whatever the number of rows (none when there are no rows)."""
+    ids = [r["pk"] for r in rows if r.get("pk")]  # a cached row of an older shape has none
+    if not ids:
+        return [dict(r) for r in rows]
+    editor = can_edit_actions(user)
+    team_id = touchpoint.owner_team_id
+    may_plan = can_create_action_for(user, team_id)
+    editable = set(action_teams_for_user(user).values_list("pk", flat=True)) if editor else set()
+    links = ImprovementAction.root_causes.through.objects.filter(
+        rootcause_id__in=ids, improvementaction__status__in=OPEN_ACTION_STATUSES
+    ).filter(
+        Q(improvementaction__touchpoint=touchpoint) | Q(improvementaction__touchpoint__isnull=True)
+    )
+    if not editor:
+        links = links.filter(improvementaction__published_at__isnull=False)
+    open_actions: dict[int, ActionLink] = {}
+    statuses = dict(ImprovementAction.Status.choices)
+    actions_url = reverse("feedback:actions")
+    for link in links.order_by("-improvementaction__created_at").values(
+        "rootcause_id",
+        "improvementaction_id",
+        "improvementaction__title",
+        "improvementaction__status",
+        "improvementaction__owner_team_id",
+    ):
+        if link["rootcause_id"] in open_actions:
+            continue
+        pk = link["improvementaction_id"]
+        url = (
+            reverse("feedback:action-edit", args=[pk])
+            if link["improvementaction__owner_team_id"] in editable
+            else f"{actions_url}#action-{pk}"
+        )
+        open_actions[link["rootcause_id"]] = ActionLink(
+            title=link["improvementaction__title"],
+            status_label=statuses.get(link["improvementaction__status"], ""),
+            url=url,
+        )
+    new_action_url = reverse("feedback:action-create")
+    result = []
+    for r in rows:
+        row = dict(r)
+        row["open_action"] = open_actions.get(r.get("pk"))
+        if may_plan and row["open_action"] is None and r.get("pk") and r.get("active", True):
+            query = {"root_cause": r["pk"], "touchpoint": touchpoint.pk}
+            if team_id is not None:
+                query["team"] = team_id
+            row["plan_url"] = f"{new_action_url}?{urlencode(query)}"
+        result.append(row)
+    return result

@@ -9,10 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from cxhub import roles
-from cxhub.models import Membership, Team
+from cxhub.models import Team
 from feedback import selectors, services
 from feedback.forms import (
     CloseForm,
@@ -39,7 +41,14 @@ def _team_filter(request):
 
 def _queue_context(request):
     team_id = _team_filter(request)
-    context = selectors.queue_for_user(request.user, team_id=team_id)
+    q = request.GET.get("q", "").strip()
+    if q:
+        # A search shows its results in place of the queue (and after a Claim among
+        # them, the same results again: the Claim's URL carries the search).
+        search = selectors.case_search(request.user, q)
+        context = {"search": search, "q": search.query, "now": timezone.now()}
+    else:
+        context = selectors.queue_for_user(request.user, team_id=team_id)
     visible_teams = (
         Team.objects.all()
         if roles.is_cx_admin(request.user)
@@ -53,7 +62,12 @@ def _queue_context(request):
 def queue(request):
     if not selectors.can_work_cases(request.user):
         return _forbidden(request, "The follow-up queue is for managers, team leads and CX admins.")
-    return render(request, "feedback/queue.html", _queue_context(request))
+    # htmx (the search box) swaps the queue's content; a history restore needs the page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "feedback/_queue.html" if partial else "feedback/queue.html"
+    response = render(request, template, _queue_context(request))
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _after_queue_action(request, fallback):
@@ -205,26 +219,27 @@ def actions(request):
     if not editor:
         qs = qs.filter(published_at__isnull=False)
     # An Edit link only where action_edit lets the user in (a lead: their teams' actions).
-    editable = set(_editable_teams(request.user).values_list("pk", flat=True)) if editor else set()
+    editable = (
+        set(selectors.action_teams_for_user(request.user).values_list("pk", flat=True))
+        if editor
+        else set()
+    )
     rows = [(action, action.owner_team_id in editable) for action in qs]
     return render(request, "feedback/actions.html", {"rows": rows, "can_edit": editor})
-
-
-def _editable_teams(user):
-    if roles.is_cx_admin(user):
-        return Team.objects.all()
-    return Team.objects.filter(pk__in=roles.team_ids_with_role(user, Membership.Role.LEAD))
 
 
 @login_required
 def action_edit(request, pk=None):
     if not selectors.can_edit_actions(request.user):
         return _forbidden(request, "Improvement actions are edited by CX admins and team leads.")
-    teams = _editable_teams(request.user)
+    teams = selectors.action_teams_for_user(request.user)
     action = None
     if pk is not None:
         action = get_object_or_404(ImprovementAction, pk=pk, owner_team__in=teams)
     form = ImprovementActionForm(request.POST or None, instance=action, teams=teams)
+    if action is None and request.method == "GET":
+        # From the touchpoint page's "Plan an action": ?root_cause=…&team=…&touchpoint=…
+        form.preselect(request.GET)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

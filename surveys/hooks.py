@@ -31,6 +31,12 @@ team-alert delivery logs); one that raises cancels the erasure.
 asks it for `expand[]=notes`. Argument: response_ids. A receiver returns
 {response_id: [{"id", "text", "user_email", "at"}, ...]} (feedback: case notes).
 
+`response_links` is a question too: the responses list asks it, for the user viewing
+the page, what other apps link from the responses shown. Arguments: user,
+response_ids. A receiver returns {response_id: [{"label", "url"}, ...]} with only what
+that user may open, in one query whatever the number of ids (feedback: "Case #N",
+for the cases the user may see).
+
 `person_unsubscribed` is sent by services.person_unsubscribe inside its transaction,
 only when the person was not unsubscribed already (once per unsubscription).
 Argument: person (saved, unsubscribed_at set). Receivers must be cheap and must not
@@ -46,4 +52,5 @@ responses_recorded = Signal()
 responses_imported = Signal()
 person_erased = Signal()
 response_notes = Signal()
+response_links = Signal()
 person_unsubscribed = Signal()

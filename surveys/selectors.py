@@ -12,6 +12,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from surveys import nps
+from surveys.hooks import response_links
 from surveys.models import NpsDaily, Response, Touchpoint
 from surveys.privacy import shown_comment
 
@@ -227,3 +228,17 @@ def nps_trend(
         key = row["date"] if interval == "day" else _week_start(row["date"])
         buckets[key] = buckets[key] + nps.Counts(row["p"], row["pa"], row["d"])
     return list(buckets.items())
+
+
+def response_links_for(*, user, response_ids: list[int]) -> dict[int, list[dict]]:
+    """What other apps link from these responses for this user (hooks.response_links):
+    {response_id: [{"label", "url"}, ...]}, one query per answering app."""
+    links: dict[int, list[dict]] = {}
+    if not response_ids:
+        return links
+    for _receiver, answer in response_links.send(
+        sender=Response, user=user, response_ids=response_ids
+    ):
+        for response_id, items in (answer or {}).items():
+            links.setdefault(response_id, []).extend(items)
+    return links

@@ -246,6 +246,13 @@ def responses_list(request):
     page = Paginator(queryset.order_by("-created_at", "-pk"), RESPONSES_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    # What other apps link from each row (a detractor's follow-up case): one query a page.
+    page.object_list = list(page.object_list)
+    links = selectors.response_links_for(
+        user=request.user, response_ids=[r.pk for r in page.object_list]
+    )
+    for r in page.object_list:
+        r.links = links.get(r.pk, [])
     query = request.GET.copy()
     query.pop("page", None)
     return render(
