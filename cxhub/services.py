@@ -223,14 +223,18 @@ def alert_escalation(*, case_id: int) -> None:
 
 def nps_breaches_check(*, now: dt.datetime | None = None) -> list[NpsBreach]:
     """Open a breach (and alert the team lead, once) for every touchpoint whose 7-day NPS
-    is below target by more than its margin of error; close breaches that recovered."""
+    is below target by more than its margin of error; close breaches that recovered.
+    A week of fewer than nps.MIN_SAMPLE answers says neither (one detractor is −100
+    ± 0): it opens nothing and leaves an open breach open."""
     now = now or timezone.now()
     period = survey_selectors.Period.last_days(7, today=timezone.localdate(now))
     counts = survey_selectors.counts_by_touchpoint(period)
     opened = []
     for touchpoint in Touchpoint.objects.filter(active=True).select_related("owner_team__lead"):
         c = counts.get(touchpoint.pk, nps.Counts())
-        below = c.nps is not None and touchpoint.nps_target - c.nps > (c.margin_of_error or 0)
+        if c.small_sample:
+            continue
+        below = touchpoint.nps_target - c.nps > c.margin_of_error
         open_breach = NpsBreach.objects.filter(touchpoint=touchpoint, ended_at__isnull=True).first()
         if below and open_breach is None:
             with transaction.atomic():

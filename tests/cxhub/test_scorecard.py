@@ -498,12 +498,34 @@ def test_nps_below_target_alerts_the_lead_once_per_breach(
     services.nps_breaches_check()
     assert NpsBreach.objects.get().ended_at is not None
     time_machine.move_to(NOW + dt.timedelta(days=8), tick=False)
-    responses(touchpoint, [0] * 20, NOW + dt.timedelta(days=7, hours=20))
+    responses(touchpoint, [0] * 30, NOW + dt.timedelta(days=7, hours=20))
     survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
     with django_capture_on_commit_callbacks(execute=True):
         services.nps_breaches_check()
     assert NpsBreach.objects.count() == 2
     assert len(mail.outbox) == 2
+
+
+def test_a_week_of_few_answers_neither_opens_nor_closes_a_breach(
+    touchpoint, lead_a, time_machine, django_capture_on_commit_callbacks
+):
+    lead_a.email = "leo@example.com"
+    lead_a.save()
+    time_machine.move_to(NOW, tick=False)
+    responses(touchpoint, [0], NOW - dt.timedelta(days=1))  # −100 ± 0.0 on one answer
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.nps_breaches_check() == []
+    assert mail.outbox == [] and not NpsBreach.objects.exists()
+
+    responses(touchpoint, [0, 2, 3, 9] * 10, NOW - dt.timedelta(days=1))
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
+    services.nps_breaches_check()
+    time_machine.move_to(NOW + dt.timedelta(days=8), tick=False)
+    responses(touchpoint, [10] * 5, NOW + dt.timedelta(days=7, hours=20))  # 5 promoters
+    survey_services.rollups_recompute_range(start=dt.date(2026, 11, 1), end=dt.date(2026, 12, 30))
+    services.nps_breaches_check()
+    assert NpsBreach.objects.get().ended_at is None  # five answers do not say it recovered
 
 
 def _below_target_yesterday(touchpoint, lead, time_machine):
