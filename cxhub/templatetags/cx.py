@@ -20,7 +20,7 @@ def signed(value):
         return f"+{value}"
     if value < 0:
         return f"−{abs(value)}"
-    return "±0"
+    return "0"  # not "±0", which reads as a margin of error beside the real ones
 
 
 @register.filter

@@ -341,3 +341,9 @@ def test_the_404_page_speaks_the_visitors_language(client, db):
     page = client.get("/s/no-such-survey/", HTTP_ACCEPT_LANGUAGE="fr")
     assert page.status_code == 404
     assert "Page introuvable" in page.content.decode()
+
+
+def test_an_nps_of_zero_is_shown_as_0_not_as_a_margin():
+    from cxhub.templatetags.cx import signed
+
+    assert [signed(v) for v in (12, 0, -7, None)] == ["+12", "0", "−7", "—"]

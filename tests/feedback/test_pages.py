@@ -116,6 +116,10 @@ def test_queue_lists_my_cases_overdue_first_and_counts(
     counters = page.context["counters"]
     assert (counters.open, counters.overdue, counters.unassigned) == (2, 1, 0)
     assert b"overdue" in page.content
+    # The count is of the teams' cases, not the manager's own (listed below it).
+    assert "open in your teams" in page.content.decode()
+    team = page.context["teams"][0]
+    assert "open in this team" in client.get(f"/cases/?team={team.pk}").content.decode()
 
 
 def test_queue_rows_offer_claim_when_unassigned_and_name_the_owner_otherwise(
