@@ -126,24 +126,32 @@ def _display_name(first: str | None, last: str | None, username: str | None) -> 
     return f"{first or ''} {last or ''}".strip() or username or ""
 
 
-def _queue_rows(queryset, limit: int) -> list[QueueRow]:
+def _case_url_prefix() -> str:
     # Each row links to its case page: one reverse() for the page, not one per row.
-    case_url = reverse("feedback:case-detail", args=[0]).removesuffix("0/")
+    return reverse("feedback:case-detail", args=[0]).removesuffix("0/")
+
+
+def _queue_row_fields(r: dict, case_url: str) -> dict:
+    """A QueueRow's fields from a .values(*QUEUE_FIELDS) row."""
+    return {
+        "pk": r["pk"],
+        "url": f"{case_url}{r['pk']}/",
+        "due_at": r["due_at"],
+        "escalated_at": r["escalated_at"],
+        "priority": r["priority"],
+        "score": r["response__score"],
+        "comment": r["response__comment"],
+        "touchpoint": r["response__touchpoint__name"],
+        "assignee": _display_name(
+            r["assignee__first_name"], r["assignee__last_name"], r["assignee__username"]
+        ),
+    }
+
+
+def _queue_rows(queryset, limit: int) -> list[QueueRow]:
+    case_url = _case_url_prefix()
     return [
-        QueueRow(
-            pk=r["pk"],
-            url=f"{case_url}{r['pk']}/",
-            due_at=r["due_at"],
-            escalated_at=r["escalated_at"],
-            priority=r["priority"],
-            score=r["response__score"],
-            comment=r["response__comment"],
-            touchpoint=r["response__touchpoint__name"],
-            assignee=_display_name(
-                r["assignee__first_name"], r["assignee__last_name"], r["assignee__username"]
-            ),
-        )
-        for r in queryset.values(*QUEUE_FIELDS)[:limit]
+        QueueRow(**_queue_row_fields(r, case_url)) for r in queryset.values(*QUEUE_FIELDS)[:limit]
     ]
 
 
@@ -265,21 +273,11 @@ def case_search(user, query: str, *, limit: int = 25) -> CaseSearch:
                 Q(response__person__name__icontains=query)
                 | Q(response__person__email__icontains=query)
             )
-    case_url = reverse("feedback:case-detail", args=[0]).removesuffix("0/")
+    case_url = _case_url_prefix()
     statuses = dict(FollowUpCase.Status.choices)
     search.rows = [
         CaseSearchRow(
-            pk=r["pk"],
-            url=f"{case_url}{r['pk']}/",
-            due_at=r["due_at"],
-            escalated_at=r["escalated_at"],
-            priority=r["priority"],
-            score=r["response__score"],
-            comment=r["response__comment"],
-            touchpoint=r["response__touchpoint__name"],
-            assignee=_display_name(
-                r["assignee__first_name"], r["assignee__last_name"], r["assignee__username"]
-            ),
+            **_queue_row_fields(r, case_url),
             status=r["status"],
             status_label=statuses.get(r["status"], r["status"]),
             closed_at=r["closed_at"],

@@ -385,26 +385,13 @@ def test_an_unsubscribe_at_the_moment_of_an_erasure_does_not_deadlock_it(zoe, to
         unsubscribing.set()
         go_on.wait(10)
 
-    def in_thread(name, work):
-        def run():
-            try:
-                work()
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                errors[name] = exc
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
     person_unsubscribed.connect(hold, dispatch_uid="test.hold_the_unsubscribe")
     try:
-        unsubscribe = in_thread(
-            "unsubscribe", lambda: services.person_unsubscribe(person=Person.objects.get())
+        unsubscribe = _in_thread(
+            errors, "unsubscribe", lambda: services.person_unsubscribe(person=Person.objects.get())
         )
         assert unsubscribing.wait(10)
-        erasure = in_thread("erase", lambda: services.person_erase(person=zoe))
+        erasure = _in_thread(errors, "erase", lambda: services.person_erase(person=zoe))
         deadline = time.monotonic() + 10
         while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -444,23 +431,10 @@ def test_an_erasure_picked_as_a_deadlocks_victim_runs_again(zoe, touchpoint, cap
             erasure_waits.wait(10)
             list(Invitation.objects.select_for_update().filter(person_id=zoe.pk))
 
-    def in_thread(name, work):
-        def run():
-            try:
-                work()
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                errors[name] = exc
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    other = in_thread("other", person_first)
+    other = _in_thread(errors, "other", person_first)
     assert locked.wait(10)
     with caplog.at_level("WARNING", logger="surveys.services"):
-        erasure = in_thread("erase", lambda: services.person_erase(person=zoe))
+        erasure = _in_thread(errors, "erase", lambda: services.person_erase(person=zoe))
         deadline = time.monotonic() + 10
         while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -481,3 +455,20 @@ def test_the_erase_person_command_says_why_it_refuses(zoe, touchpoint):
     with pytest.raises(CommandError, match="Nothing was erased: An import that names this"):
         call_command("erase_person", "--email", EMAIL)
     assert Person.objects.filter(pk=zoe.pk).exists()
+
+
+def _in_thread(errors: dict, name: str, work) -> threading.Thread:
+    """Run `work` in a thread with its own database connection; its exception, if
+    any, lands in errors[name]."""
+
+    def run():
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+            errors[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
