@@ -147,6 +147,12 @@ def digest_preview(request):
     html = message.alternatives[0][0]
     if request.GET.get("format") == "text":
         return HttpResponse(message.body, content_type="text/plain; charset=utf-8")
+    # The email as sent, with a way back above it (not part of the email).
+    back = render_to_string("cxhub/_digest_preview_bar.html", request=request)
+    head, body_tag, rest = html.partition("<body")
+    if body_tag:
+        tag_end = rest.index(">") + 1
+        html = head + body_tag + rest[:tag_end] + back + rest[tag_end:]
     return HttpResponse(html)
 
 

@@ -127,6 +127,7 @@ class TouchpointAdmin(admin.ModelAdmin):
     ]
     list_filter = ["active", "owner_team"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at"]
     search_fields = ["name"]
     fieldsets = [
         (None, {"fields": TOUCHPOINT_FIELDS}),

@@ -81,9 +81,13 @@ class Touchpoint(models.Model):
         help_text='Customer-facing texts per language: {"fr": {"name": "…", "question": "…"}}.',
     )
     nps_target = models.SmallIntegerField(
-        default=30, help_text="The NPS this touchpoint aims for (-100 to 100)."
+        "NPS target", default=30, help_text="The NPS this touchpoint aims for (-100 to 100)."
     )
-    followup_deadline_hours = models.PositiveIntegerField(default=48)
+    followup_deadline_hours = models.PositiveIntegerField(
+        "follow-up deadline (hours)",
+        default=48,
+        help_text="How long after a detractor's answer their follow-up call is due.",
+    )
     resurvey_after_days = models.PositiveIntegerField(
         null=True,
         blank=True,

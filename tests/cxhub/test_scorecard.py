@@ -572,3 +572,22 @@ def test_a_breach_alert_lost_with_the_broker_is_sent_by_the_next_check_once(
     services.nps_breaches_check()
     assert services.nps_breach_notify(breach_id=NpsBreach.objects.get().pk) is False
     assert len(mail.outbox) == 1
+
+
+def test_the_digest_preview_has_a_way_back_that_the_email_does_not(client, lead_a, touchpoint):
+    from cxhub import services as cxhub_services
+
+    client.force_login(lead_a)
+    html = client.get("/scorecard/digest-preview/").content.decode()
+    body = html.split("<body", 1)[1]
+    assert body.index("← Back to the scorecard") < body.index("</div>")  # first, at the top
+    assert 'href="/scorecard/"' in html
+    email = cxhub_services.digest_render(user=lead_a).alternatives[0][0]
+    assert "Back to the scorecard" not in email
+
+
+def test_the_touchpoint_admin_speaks_plainly_and_keeps_its_creation_date(admin_client, touchpoint):
+    page = admin_client.get(f"/admin/surveys/touchpoint/{touchpoint.pk}/change/")
+    html = page.content.decode()
+    assert "NPS target" in html and "Follow-up deadline (hours)" in html
+    assert 'name="created_at' not in html  # shown, not editable
