@@ -445,3 +445,22 @@ def deliveries_erase_customer(*, person, response_ids: list[int]) -> tuple[int, 
             kind="new_detractor", response__isnull=True, text__contains=quote
         ).update(text=Replace("text", Value(quote), Value(ERASED_ALERT_COMMENT)))
     return len(changed), alerts
+
+
+def delivery_logs_prune(*, now: dt.datetime | None = None, batch: int = 5000) -> int:
+    """Delete the webhook and team-alert deliveries sent or failed more than
+    DELIVERY_LOG_RETENTION_DAYS ago (pending ones stay until they are done), in batches
+    so no lock is held long. They quote customers' answers, and an erasure scans them:
+    the log keeps what helps to debug a receiver, not years of it. Returns how many."""
+    from cxhub.models import WebhookDelivery
+
+    now = now or timezone.now()
+    before = now - dt.timedelta(days=settings.DELIVERY_LOG_RETENTION_DAYS)
+    deleted = 0
+    for model in (WebhookDelivery, AlertDelivery):
+        done = model.objects.filter(
+            created_at__lt=before, status__in=[model.Status.SENT, model.Status.FAILED]
+        )
+        while ids := list(done.values_list("pk", flat=True)[:batch]):
+            deleted += model.objects.filter(pk__in=ids).delete()[0]
+    return deleted

@@ -260,7 +260,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cxhub.tasks.nps_breaches_check",
         "schedule": 60 * 60,
     },
+    # Webhook and team-alert logs past DELIVERY_LOG_RETENTION_DAYS.
+    "delivery-logs-prune": {
+        "task": "cxhub.tasks.delivery_logs_prune",
+        "schedule": crontab(hour=4, minute=15),
+    },
 }
+# Days the webhook and team-alert delivery logs keep a sent or failed delivery (pending
+# ones stay until they are done). They quote customers' answers: kept no longer than
+# they help to debug a receiver.
+DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=90)
 
 # Surveys
 SURVEY_QUIET_PERIOD_DAYS = env.int("SURVEY_QUIET_PERIOD_DAYS", default=30)

@@ -46,3 +46,8 @@ def nps_breach_notify(breach_id: int) -> None:
 @shared_task(acks_late=True)
 def alerts_redeliver() -> int:
     return services.alerts_redeliver()
+
+
+@shared_task(acks_late=True)
+def delivery_logs_prune() -> int:
+    return services.delivery_logs_prune()
