@@ -102,7 +102,10 @@ def _week_start(day: dt.date) -> dt.date:
 def weekly_trend(*, weeks: int = 26, touchpoint: Touchpoint | None = None, today=None) -> dict:
     """Weekly NPS (Monday-started local weeks) for a chart: labels, overall and per touchpoint.
 
-    Weeks without responses are None, drawn as gaps rather than as an NPS of 0.
+    Weeks without responses are None, drawn as gaps rather than as an NPS of 0. Each
+    line carries its weeks' response counts and `min_sample` (nps.MIN_SAMPLE): the
+    chart draws a week of fewer answers hollow, so +100 from one answer is not read as
+    a triumph.
     """
     today = today or timezone.localdate()
     last_week = _week_start(today)
@@ -133,9 +136,14 @@ def weekly_trend(*, weeks: int = 26, touchpoint: Touchpoint | None = None, today
         "labels": [w.isoformat() for w in labels],
         "overall": [overall[w].nps if w in overall else None for w in labels],
         "responses": [overall[w].total if w in overall else 0 for w in labels],
+        "min_sample": nps.MIN_SAMPLE,
         "has_data": bool(overall),
         "series": [
-            {"name": names[tp_id], "data": [weeks_[w].nps if w in weeks_ else None for w in labels]}
+            {
+                "name": names[tp_id],
+                "data": [weeks_[w].nps if w in weeks_ else None for w in labels],
+                "responses": [weeks_[w].total if w in weeks_ else 0 for w in labels],
+            }
             for tp_id, weeks_ in sorted(per_tp.items(), key=lambda kv: names[kv[0]])
         ],
     }

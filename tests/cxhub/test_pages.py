@@ -347,3 +347,23 @@ def test_an_nps_of_zero_is_shown_as_0_not_as_a_margin():
     from cxhub.templatetags.cx import signed
 
     assert [signed(v) for v in (12, 0, -7, None)] == ["+12", "0", "−7", "—"]
+
+
+def test_the_trend_chart_gets_each_weeks_answer_count_for_every_line(
+    touchpoint, touchpoint_b, time_machine, django_capture_on_commit_callbacks
+):
+    from surveys import selectors as survey_selectors
+    from surveys import services as survey_services
+
+    time_machine.move_to("2026-11-18 12:00 +01:00")  # a Wednesday
+    with django_capture_on_commit_callbacks(execute=True):  # the rollups follow commit
+        for score in (10, 9, 3):
+            survey_services.response_record(touchpoint=touchpoint, score=score)
+        survey_services.response_record(touchpoint=touchpoint_b, score=10)
+    trend = survey_selectors.weekly_trend(weeks=2)
+    assert trend["min_sample"] == 30
+    assert trend["responses"] == [0, 4]
+    assert {s["name"]: s["responses"] for s in trend["series"]} == {
+        touchpoint.name: [0, 3],
+        touchpoint_b.name: [0, 1],
+    }

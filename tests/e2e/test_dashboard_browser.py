@@ -50,6 +50,13 @@ def test_an_employee_logs_in_and_sees_the_trend_chart_drawn(
     assert page.evaluate("typeof window.Chart") == "function"
     points = page.evaluate("window.cxTrendChart.data.datasets[0].data.filter(v => v !== null)")
     assert len(points) == len(WEEKS)
+    # Each week has 2 to 4 answers: drawn hollow (white inside), as the caption says.
+    fills = page.evaluate(
+        "window.cxTrendChart.getDatasetMeta(0).data"
+        ".filter(p => !p.skip).map(p => p.options.backgroundColor)"
+    )
+    assert fills == ["#fff"] * len(WEEKS), fills
+    assert "Hollow points: weeks of fewer than 30 answers" in page.content()
     box = page.locator("canvas#trend-chart").bounding_box()
     assert box["width"] > 200 and box["height"] > 100
 
