@@ -8,6 +8,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
@@ -164,21 +165,36 @@ def csrf_failure(request, reason=""):
     return render(request, "403_csrf.html", context, status=403)
 
 
-def _visitor_language(request) -> str:
+def _visitor_language(request, *, load_user: bool = True) -> str:
     """The error pages' language: the browser's for an anonymous visitor (perhaps a
     customer), English for staff, whose pages are all English (see
-    cxhub.middleware.CustomerLocaleMiddleware)."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return settings.LANGUAGE_CODE
+    cxhub.middleware.CustomerLocaleMiddleware). `load_user=False` (the 500 page) looks
+    only at a user already loaded: the error may be the database itself."""
+    user = getattr(request, "user", None) if load_user else getattr(request, "_cached_user", None)
+    try:
+        if user is not None and user.is_authenticated:
+            return settings.LANGUAGE_CODE
+    except Exception:  # the session or user could not be read: as for a visitor
+        logger.debug("Error page: the user could not be read", exc_info=True)
     return translation.get_language_from_request(request)
 
 
+def _in_language(response, language: str):
+    # Served in the visitor's language on a path that is otherwise English: caches
+    # must keep one copy per language.
+    if language != settings.LANGUAGE_CODE or not response.has_header("Content-Language"):
+        patch_vary_headers(response, ["Accept-Language"])
+        response.headers.setdefault("Content-Language", language)
+    return response
+
+
 def page_not_found(request, exception):
-    with translation.override(_visitor_language(request)):
-        return defaults.page_not_found(request, exception)
+    language = _visitor_language(request)
+    with translation.override(language):
+        return _in_language(defaults.page_not_found(request, exception), language)
 
 
 def server_error(request):
-    with translation.override(_visitor_language(request)):
-        return defaults.server_error(request)
+    language = _visitor_language(request, load_user=False)
+    with translation.override(language):
+        return _in_language(defaults.server_error(request), language)

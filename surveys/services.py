@@ -348,7 +348,9 @@ def person_erase(*, person: Person) -> int:
     An erasure that PostgreSQL picks as a deadlock's victim (a path that locks the
     person before their invitations, as person_upsert does) runs again, up to
     ERASE_ATTEMPTS times; inside an outer transaction it is a savepoint, which the
-    retry rolls back to.
+    retry rolls back to (releasing the locks taken in it). That helps only when the
+    outer transaction holds none of the cycle's locks itself: no caller does (the v1
+    DELETE, the admin, erase_person).
     """
     for attempt in range(1, ERASE_ATTEMPTS + 1):
         try:

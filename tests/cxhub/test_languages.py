@@ -34,3 +34,26 @@ def test_staff_get_their_error_pages_in_english_too(client, employee):
         page = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
         assert page.status_code == 404
         assert "Page not found" in page.content.decode()
+
+
+def test_an_anonymous_404_in_french_says_it_varies_by_language(client):
+    page = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert page.status_code == 404 and "Page introuvable" in page.content.decode()
+    assert "Accept-Language" in page["Vary"]
+    assert page["Content-Language"] == "fr"
+
+
+def test_the_500_page_reads_nothing_from_the_database(rf, django_assert_num_queries):
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from cxhub import views
+
+    request = rf.get("/", HTTP_ACCEPT_LANGUAGE="fr", HTTP_COOKIE="sessionid=abc")
+    SessionMiddleware(lambda r: None).process_request(request)
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+
+    AuthenticationMiddleware(lambda r: None).process_request(request)  # a lazy user
+    with django_assert_num_queries(0):  # the error may be the database itself
+        page = views.server_error(request)
+    assert page.status_code == 500
+    assert page["Content-Language"] == "fr"
