@@ -224,14 +224,24 @@ def alert_escalation(*, case_id: int) -> None:
 def nps_breaches_check(*, now: dt.datetime | None = None) -> list[NpsBreach]:
     """Open a breach (and alert the team lead, once) for every touchpoint whose 7-day NPS
     is below target by more than its margin of error; close breaches that recovered.
-    A week of fewer than nps.MIN_SAMPLE answers says neither (one detractor is −100
+    A touchpoint with fewer than nps.MIN_SAMPLE answers in 7 days is judged on its last
+    28 days instead; fewer than that there too says neither (one detractor is −100
     ± 0): it opens nothing and leaves an open breach open."""
     now = now or timezone.now()
-    period = survey_selectors.Period.last_days(7, today=timezone.localdate(now))
-    counts = survey_selectors.counts_by_touchpoint(period)
+    today = timezone.localdate(now)
+    counts = survey_selectors.counts_by_touchpoint(
+        survey_selectors.Period.last_days(7, today=today)
+    )
+    wider = None  # the last 28 days, read once if a quiet touchpoint needs it
     opened = []
     for touchpoint in Touchpoint.objects.filter(active=True).select_related("owner_team__lead"):
         c = counts.get(touchpoint.pk, nps.Counts())
+        if c.small_sample:
+            if wider is None:
+                wider = survey_selectors.counts_by_touchpoint(
+                    survey_selectors.Period.last_days(28, today=today)
+                )
+            c = wider.get(touchpoint.pk, nps.Counts())
         if c.small_sample:
             continue
         below = touchpoint.nps_target - c.nps > c.margin_of_error

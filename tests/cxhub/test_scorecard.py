@@ -528,6 +528,20 @@ def test_a_week_of_few_answers_neither_opens_nor_closes_a_breach(
     assert NpsBreach.objects.get().ended_at is None  # five answers do not say it recovered
 
 
+def test_a_quiet_touchpoint_is_judged_on_its_last_four_weeks(
+    touchpoint, lead_a, time_machine, django_capture_on_commit_callbacks
+):
+    lead_a.email = "leo@example.com"
+    lead_a.save()
+    time_machine.move_to(NOW, tick=False)
+    for weeks_ago in range(3):  # 12 answers a week, every one a detractor
+        responses(touchpoint, [2] * 12, NOW - dt.timedelta(weeks=weeks_ago, days=1))
+    survey_services.rollups_recompute_range(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(services.nps_breaches_check()) == 1  # 36 answers in 28 days: −100
+    assert [m.subject for m in mail.outbox] == ["Below target: Support call"]
+
+
 def _below_target_yesterday(touchpoint, lead, time_machine):
     """At NOW, yesterday's answers put the touchpoint below target; its lead has an email."""
     lead.email = "leo@example.com"
