@@ -187,9 +187,13 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter)]
 
     def save_model(self, request, obj, form, change):
-        # A person added here whose address an erased person had unsubscribed or
-        # bounced starts unsubscribed / bounced, as with every other way in.
-        applied = [] if change else services.person_suppressions_apply(person=obj)
+        # A new email address has not bounced (the old one had, perhaps).
+        if change and "email" in form.changed_data and "bounced_at" not in form.changed_data:
+            obj.bounced_at = None
+        # A person added here, or given a new address, that an erased person had
+        # unsubscribed or bounced is marked so, as with every other way in.
+        new_address = not change or {"email", "phone"} & set(form.changed_data)
+        applied = services.person_suppressions_apply(person=obj) if new_address else []
         super().save_model(request, obj, form, change)
         if applied:
             self.message_user(

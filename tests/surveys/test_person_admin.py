@@ -41,3 +41,38 @@ def test_a_person_needs_an_email_or_a_phone(admin_client):
     assert page.status_code == 200
     assert "Give an email address or a phone number." in page.content.decode()
     assert not Person.objects.exists()
+
+
+def test_a_new_email_address_for_a_bounced_person_can_be_emailed_again(admin_client):
+    from django.utils import timezone
+
+    bounced = timezone.now().replace(microsecond=0)
+    person = Person.objects.create(email="old@example.org", bounced_at=bounced)
+    shown = timezone.localtime(bounced)  # the form shows it unchanged
+    page = admin_client.post(
+        f"/admin/surveys/person/{person.pk}/change/",
+        {
+            **FORM,
+            "email": "new@example.org",
+            "bounced_at_0": shown.strftime("%Y-%m-%d"),
+            "bounced_at_1": shown.strftime("%H:%M:%S"),
+        },
+    )
+    assert page.status_code == 302, page.content.decode()
+    person.refresh_from_db()
+    assert (person.email, person.bounced_at) == ("new@example.org", None)
+
+
+def test_an_address_changed_to_one_an_erased_person_unsubscribed_is_marked(admin_client):
+    from surveys import services
+
+    gone = services.person_upsert(email="gone@example.org")
+    services.person_unsubscribe(person=gone)
+    services.person_erase(person=gone)
+    person = Person.objects.create(email="other@example.org")
+    page = admin_client.post(
+        f"/admin/surveys/person/{person.pk}/change/", {**FORM, "email": "gone@example.org"}
+    )
+    assert page.status_code == 302, page.content.decode()
+    person.refresh_from_db()
+    assert person.unsubscribed_at is not None
