@@ -1,6 +1,7 @@
 """Pages that compose the apps: the home dashboard, the touchpoint page, the health check."""
 
 import logging
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,7 @@ from django.views.decorators.cache import never_cache
 
 from cxhub import caching, roles
 from cxhub.celery import app as celery_app
+from cxhub.middleware import is_customer_path
 from feedback import selectors as feedback_selectors
 from recognition import selectors as recognition_selectors
 from surveys import nps
@@ -189,9 +191,16 @@ def _in_language(response, language: str):
 
 
 def page_not_found(request, exception):
+    """Django's page_not_found, with `survey_link` for the template: a customer's
+    mistyped or old survey link is explained as such."""
     language = _visitor_language(request)
+    context = {
+        "request_path": quote(request.path),
+        "survey_link": is_customer_path(request.path_info),
+    }
     with translation.override(language):
-        return _in_language(defaults.page_not_found(request, exception), language)
+        page = render(request, "404.html", context, status=404)
+    return _in_language(page, language)
 
 
 def server_error(request):
