@@ -244,7 +244,8 @@ def nps_breaches_check(*, now: dt.datetime | None = None) -> list[NpsBreach]:
             c = wider.get(touchpoint.pk, nps.Counts())
         if c.small_sample:
             continue
-        below = touchpoint.nps_target - c.nps > c.margin_of_error
+        gap = touchpoint.nps_target - c.nps
+        below = gap > 0 and nps.significant(gap, c)  # the scorecard's "vs target" rule
         open_breach = NpsBreach.objects.filter(touchpoint=touchpoint, ended_at__isnull=True).first()
         if below and open_breach is None:
             with transaction.atomic():
