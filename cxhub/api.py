@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, pagination, parsers, permissions, serializers, throttling
 from rest_framework.settings import api_settings
 
-from cxhub import caching, roles
+from cxhub import addresses, caching, roles
 from cxhub.models import ApiKey
 
 # --- errors ----------------------------------------------------------------------------
@@ -264,6 +264,9 @@ class ApiThrottle(throttling.ScopedRateThrottle):
             raise exceptions.ImproperlyConfigured(f"No throttle rate for scope {self.scope!r}")
         return rates[self.scope]
 
+    def get_ident(self, request):
+        return addresses.client_network(request)
+
     def get_cache_key(self, request, view):
         key = api_key(request)
         if key is not None:
@@ -282,54 +285,20 @@ class ApiThrottle(throttling.ScopedRateThrottle):
         if self.rate is None:
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        if not caching.available():
-            return True
         now = time.time()
         window = int(now // self.duration)
-        key = f"{self.get_cache_key(request, view)}:{window}"
-        try:
-            count = _incr_with_ttl(self.cache, key, self.duration + 1)
-        except Exception:
-            caching.failed("counting API requests: they go unthrottled")
+        count = caching.count(
+            f"{self.get_cache_key(request, view)}:{window}",
+            self.duration + 1,
+            "counting API requests: they go unthrottled",
+        )
+        if count is None:  # the cache is down: unthrottled rather than failed
             return True
         self._wait = self.duration - (now % self.duration)
         return count <= self.num_requests
 
     def wait(self):
         return max(1.0, self._wait)
-
-
-def _redis_client(cache):
-    """The write client of Django's RedisCache, built once per cache and process.
-
-    Django builds a new client object (and its ~170 response callbacks) on every call,
-    which costs more than the round trip itself; the client is a thin, thread-safe
-    wrapper around the shared connection pool, so it is kept on the cache backend.
-    """
-    backend = getattr(cache, "_cache", None)
-    if backend is None or not hasattr(backend, "get_client"):
-        return None
-    client = getattr(backend, "_cxhub_write_client", None)
-    if client is None:
-        client = backend._cxhub_write_client = backend.get_client(write=True)
-    return client
-
-
-def _incr_with_ttl(cache, key: str, ttl: int) -> int:
-    client = _redis_client(cache)
-    if client is not None:  # Django's RedisCache: INCR + EXPIRE in one round trip
-        full_key = cache.make_and_validate_key(key)
-        pipe = client.pipeline()
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        return int(pipe.execute()[0])
-    if cache.add(key, 1, ttl):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, ttl)
-        return 1
 
 
 @csrf_exempt

@@ -1,6 +1,9 @@
 """Figures shared by every viewer for a short while (the home dashboard's organisation-
 wide panels), kept in the cache: Redis in production, process memory elsewhere.
 
+It also keeps fixed-window counters (`count`, `over_rate`): the API throttle's
+(cxhub.api) and the public survey links' (surveys.views).
+
 A cache that fails never fails a request: a figure is computed and served uncached,
 and after a failure this process leaves the cache alone for a while (cxhub.outages:
 a Redis that stopped answering costs one request its socket timeout per window, not
@@ -10,6 +13,7 @@ cxhub.api, goes by the same breaker.
 
 import logging
 import sys
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -67,3 +71,75 @@ def forget(*keys: str) -> None:
         cache.delete_many(keys)
     except Exception:
         failed(f"forgetting {', '.join(keys)}")
+
+
+# --- fixed-window counters ------------------------------------------------------------
+
+RATE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'30/min' → (30, 60): requests allowed per window of that many seconds."""
+    number, _, period = rate.partition("/")
+    return int(number), RATE_PERIODS[period.strip().lower()]
+
+
+def count(key: str, seconds: int, doing: str) -> int | None:
+    """Add one to the counter `key`, kept `seconds` from its first count: its new value.
+    None while the cache is unavailable: the caller lets the request through uncounted
+    (`doing` says so in the warning logged)."""
+    if not available():
+        return None
+    try:
+        return _incr_with_ttl(cache, key, seconds)
+    except Exception:
+        failed(doing)
+        return None
+
+
+def over_rate(name: str, ident: str, rate: str) -> float:
+    """Count one request of `ident` (an address, a key) against `rate` ('30/min'): 0 if
+    it is allowed (or the cache is down), else the seconds left until the window
+    (aligned to the clock) ends."""
+    allowed, seconds = parse_rate(rate)
+    now = time.time()
+    window = int(now // seconds)
+    counted = count(
+        f"rate:{name}:{ident}:{window}", seconds + 1, f"counting {name}: they go unlimited"
+    )
+    if counted is None or counted <= allowed:
+        return 0.0
+    return max(1.0, seconds - now % seconds)
+
+
+def _redis_client(backend):
+    """The write client of Django's RedisCache, built once per cache and process.
+
+    Django builds a new client object (and its ~170 response callbacks) on every call,
+    which costs more than the round trip itself; the client is a thin, thread-safe
+    wrapper around the shared connection pool, so it is kept on the cache backend.
+    """
+    inner = getattr(backend, "_cache", None)
+    if inner is None or not hasattr(inner, "get_client"):
+        return None
+    client = getattr(inner, "_cxhub_write_client", None)
+    if client is None:
+        client = inner._cxhub_write_client = inner.get_client(write=True)
+    return client
+
+
+def _incr_with_ttl(backend, key: str, ttl: int) -> int:
+    client = _redis_client(backend)
+    if client is not None:  # Django's RedisCache: INCR + EXPIRE in one round trip
+        full_key = backend.make_and_validate_key(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, ttl, nx=True)
+        return int(pipe.execute()[0])
+    if backend.add(key, 1, ttl):
+        return 1
+    try:
+        return backend.incr(key)
+    except ValueError:  # expired between add and incr
+        backend.set(key, 1, ttl)
+        return 1

@@ -143,6 +143,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # no banner on every start; lockouts are still logged
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For (0: none, the
+# header is ignored): how CX Hub finds a client's address (cxhub.addresses) for the
+# lockouts above, the API throttle and the public survey links' limit.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "cxhub.addresses.client_address"
+# Answers one address (an IPv6 /64) may give on one touchpoint's public link (kiosks,
+# QR codes) in a window: beyond it a polite 429 and nothing recorded, so a script
+# cannot flood a touchpoint's NPS or its team's queue with detractor cases.
+PUBLIC_SURVEY_RATE = env.str("PUBLIC_SURVEY_RATE", default="30/min")
 
 # Time: days and weeks are cut in this zone (rollups, dashboards).
 LANGUAGE_CODE = "en"

@@ -4,6 +4,7 @@ the CX admins' pages: the responses list, its CSV export and the CSV import."""
 import functools
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -15,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from cxhub import roles
+from cxhub import addresses, caching, roles
 from surveys import exports, imports, selectors, services
 from surveys.filters import ResponseFilter
 from surveys.forms import ResponseForm
@@ -147,8 +148,15 @@ def public(request, slug):
     touchpoint = selectors.public_touchpoint(slug)
     if touchpoint is None:
         raise Http404("No such survey")
+    busy, wait = False, 0.0
     if request.method == "POST":
-        answer = _valid_answer(request.POST)
+        # Anyone may answer, so no one may flood a touchpoint's NPS or its team's queue.
+        wait = caching.over_rate(
+            "public-survey",
+            f"{touchpoint.pk}:{addresses.client_network(request)}",
+            settings.PUBLIC_SURVEY_RATE,
+        )
+        answer = None if wait else _valid_answer(request.POST)
         if answer is not None:
             services.response_record(
                 touchpoint=touchpoint,
@@ -158,12 +166,15 @@ def public(request, slug):
             )
             return HttpResponseRedirect(_public_thanks_url(get_script_prefix(), slug))
         form = ResponseForm(request.POST)
-        form.is_valid()  # only to show what is wrong
-        status = 400
+        if wait:  # the answer is kept in the form, to send again in a moment
+            busy, status = True, 429
+        else:
+            form.is_valid()  # only to show what is wrong
+            status = 400
     else:
         form = ResponseForm(initial={"score": _initial_score(request)})
         status = 200
-    return render(
+    page = render(
         request,
         "surveys/survey_form.html",
         {
@@ -172,9 +183,13 @@ def public(request, slug):
             "question": touchpoint.customer_question(),
             "selected": _selected(form),
             "scale": range(11),
+            "busy": busy,
         },
         status=status,
     )
+    if busy:
+        page["Retry-After"] = str(int(wait))
+    return page
 
 
 def public_thanks(request, slug):

@@ -155,7 +155,7 @@ def test_the_throttle_counts_on_redis_in_one_round_trip(touchpoint):
 
     from django.core.cache.backends.redis import RedisCache
 
-    from cxhub.api import _incr_with_ttl
+    from cxhub.caching import _incr_with_ttl
 
     url = os.environ.get("REDIS_URL")
     if not url:

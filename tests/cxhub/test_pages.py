@@ -54,6 +54,26 @@ def test_password_guessing_locks_that_username_out_for_a_while(
     assert login("emma", "pw").status_code == 302
 
 
+def test_behind_a_proxy_a_lockout_is_for_the_guessers_address_only(employee, settings):
+    """Behind a reverse proxy (NUM_PROXIES) every request comes from the proxy: the
+    lockout goes by the address it forwards, so a guesser does not lock the username
+    out for the colleague logging in from elsewhere."""
+    from django.test import Client
+
+    settings.NUM_PROXIES = 1
+
+    def login(forwarded, password):
+        return Client(REMOTE_ADDR="10.0.0.2").post(
+            "/login/",
+            {"username": "emma", "password": password},
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    assert [login("198.51.100.66", f"guess-{i}").status_code for i in range(5)][-1] == 429
+    assert login("198.51.100.66", "pw").status_code == 429
+    assert login("192.0.2.10", "pw").status_code == 302  # emma, at her desk
+
+
 def test_a_correct_password_resets_the_count_of_wrong_ones(client, employee):
     for _ in range(2):
         for i in range(4):
