@@ -160,7 +160,7 @@ class PersonForm(forms.ModelForm):
     least one of the two. (PersonAdmin gives it its model and fields.)"""
 
     def clean_email(self):
-        return (self.cleaned_data.get("email") or "").strip().lower()
+        return services.clean_email(self.cleaned_data.get("email"))
 
     def clean_phone(self):
         try:

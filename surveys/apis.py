@@ -84,7 +84,7 @@ class PersonListApi(_Api, generics.ListCreateAPIView):
         if email is not None:
             if "\x00" in email:
                 raise exceptions.ValidationError({"email": ["Null characters are not allowed."]})
-            qs = qs.filter(email=email.strip().lower())
+            qs = qs.filter(email=services.clean_email(email))
         return qs
 
     @extend_schema(

@@ -327,7 +327,7 @@ class Cleaner:
             touchpoint = self.default
         else:
             raise RowError("touchpoint: the row names none and the import has no default")
-        email = cell(cells, "email").strip().lower()
+        email = services.clean_email(cell(cells, "email"))
         if email and not _EMAIL.fullmatch(email):
             raise RowError(f"email: {email[:60]!r} is not an email address")
         if len(email) > EMAIL_MAX:
@@ -980,7 +980,7 @@ def response_imports_erase_person(*, email: str, phone: str) -> int:
     A running import with the person's rows still ahead would re-create them from the
     copy its worker read: SurveyError (the erasure is refused, nothing changes) until
     it has finished. Returns the number of imports changed."""
-    email, phone = email.strip().lower(), phone.strip()
+    email, phone = services.clean_email(email), phone.strip()
     needles = [n for n in (email, phone) if n]
     if not needles:
         return 0
@@ -1048,7 +1048,7 @@ def _content_erase(text: str, needles, email: str, phone: str) -> tuple[str | No
         if any(cells):
             counted += 1
         by_name = {name: cells[i] for name, i in at.items() if i < len(cells)}
-        if (email and by_name.get("email", "").strip().lower() == email) or (
+        if (email and services.clean_email(by_name.get("email")) == email) or (
             phone and _phone(by_name.get("phone", "")) == phone
         ):
             last, touched = counted, True

@@ -90,6 +90,12 @@ def clean_comment(value) -> str:
     return value
 
 
+def clean_email(value: str | None) -> str:
+    """An email address as CX Hub stores and looks it up: stripped and lowercased ("" for
+    none). Not validated: person_upsert and the forms do that."""
+    return (value or "").strip().lower()
+
+
 def clean_phone(value: str) -> str:
     value = re.sub(r"[\s().-]", "", value or "")
     if value and not E164.match(value):
@@ -139,7 +145,7 @@ def person_upsert(
     unsubscribe or bounce) is created unsubscribed / bounced as of now, without an
     `unsubscribe.created` webhook (that was announced when they unsubscribed).
     """
-    email = (email or "").strip().lower()
+    email = clean_email(email)
     phone = clean_phone(phone)
     if email:
         validate_email(email)
@@ -214,7 +220,7 @@ def person_unsubscribe_email(*, email: str) -> Person:
     Delighted's POST /v1/unsubscribes. Their invitations are locked before the
     person, as in person_unsubscribe."""
     with transaction.atomic():
-        _lock_invitations(person__email=(email or "").strip().lower())
+        _lock_invitations(person__email=clean_email(email))
         return person_unsubscribe(person=person_upsert(email=email))
 
 
@@ -249,7 +255,7 @@ def suppression_digest(address: str, *, secret=None) -> str:
 def suppression_addresses(*, email: str, phone: str) -> tuple[str, str]:
     """The email and the phone as digested ("" for none): "email:<lowercased>",
     "phone:<E.164>" (a person's phone is stored in E.164 already)."""
-    email, phone = (email or "").strip().lower(), (phone or "").strip()
+    email, phone = clean_email(email), (phone or "").strip()
     return (f"email:{email}" if email else "", f"phone:{phone}" if phone else "")
 
 

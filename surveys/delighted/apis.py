@@ -241,7 +241,7 @@ class PendingSurveyRequestsApi(V1View):
     def delete(self, request, person_email: str):
         if not person_email.strip():
             raise exceptions.NotFound("Give the person's email address.")
-        person = Person.objects.filter(email=person_email.strip().lower()).first()
+        person = Person.objects.filter(email=services.clean_email(person_email)).first()
         # The same answer whether or not the email is a customer's: a write key must not
         # learn who is one.
         if person is not None:

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, email=None, phone=None, person_id=None, **options):
         if email is not None:
-            person = Person.objects.filter(email=email.strip().lower()).first()
+            person = Person.objects.filter(email=services.clean_email(email)).first()
         elif phone is not None:
             person = Person.objects.filter(phone=phone.replace(" ", "")).first()
         else:
