@@ -280,11 +280,15 @@ class _Responses(V1View):
     def change(self, body: dict, pk: int):
         """PUT: a new score, comment or person_properties; the rest of the body (what a
         client read) is ignored."""
-        response = get_object_or_404(Response, pk=pk)
+        response = get_object_or_404(Response.objects.select_related("person"), pk=pk)
         score = body.get("score")
         score = None if score in (None, "") else out.score(score)
-        # A client saving back what it read sends comment null for "no comment".
+        # A client saving back what it read sends comment null for "no comment", and
+        # the comment as it read it: scrubbed, for a key that sees no personal data.
         comment = None if "comment" not in body else out.comment(body["comment"])
+        comment = dl_services.comment_change(
+            response, comment, contact_details=api.can_see_pii(self.request)
+        )
         properties = out.properties(body.get("person_properties"), "person_properties")
         response = services.response_update(
             response=response, score=score, comment=comment, properties=properties

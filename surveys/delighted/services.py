@@ -12,7 +12,35 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from surveys import services
-from surveys.models import Invitation, Person, Touchpoint
+from surveys.models import Invitation, Person, Response, Touchpoint
+from surveys.privacy import MASK, shown_comment
+
+
+def comment_change(response: Response, sent: str | None, *, contact_details: bool) -> str | None:
+    """The comment a PUT should store, or None to keep the stored one.
+
+    A caller who may not see customer personal data (`read`, `write` keys) read the
+    comment scrubbed (contact details masked, the surname initialled); Delighted's
+    clients save back everything they read. Sending that scrubbed text back keeps the
+    stored comment: it must not overwrite the phone number the customer left to be
+    called back on. A new comment replaces it; an edit of the scrubbed text, which
+    would store the masks in place of what they hide, is refused.
+    """
+    if sent is None or contact_details:
+        return sent
+    shown = shown_comment(response, contact_details=False)
+    if sent == shown:
+        return None
+    if shown != response.comment and MASK in sent:
+        raise ValidationError(
+            {
+                "comment": [
+                    f"This comment holds contact details your API key cannot see (shown as"
+                    f" {MASK}): send it back unchanged to keep it, or send a new comment."
+                ]
+            }
+        )
+    return sent
 
 
 def touchpoint_for(properties: dict, field: str = "properties") -> Touchpoint:

@@ -193,6 +193,22 @@ def test_survey_responses_are_created_listed_retrieved_and_saved(admin_dl, write
     assert saved.updated_at >= saved.created_at
 
 
+def test_the_client_saving_a_response_with_a_write_key_keeps_its_contact_details(
+    write_dl, touchpoint
+):
+    comment = "Call me back on +33 6 12 34 56 78 please"
+    stored = ResponseFactory(
+        touchpoint=touchpoint, person=PersonFactory(), score=2, comment=comment
+    )
+    one = delighted.SurveyResponse.retrieve(str(stored.pk), client=write_dl)
+    assert one.comment == "Call me back on [hidden] please"
+    one.score = 6
+    saved = one.save(client=write_dl)
+    assert saved.score == 6
+    stored.refresh_from_db()
+    assert (stored.score, stored.comment) == (6, comment)
+
+
 def test_metrics_are_computed_over_since_until_and_a_trend(read_dl, metrics_history):
     now = metrics_history
     metrics = delighted.Metrics.retrieve(client=read_dl)

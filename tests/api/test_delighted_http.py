@@ -593,6 +593,36 @@ def test_updating_a_score_reopens_the_follow_up_and_recounts_the_day(write_v1, t
     assert read_metrics(write_v1)["detractor_count"] == 1
 
 
+def test_a_write_key_saving_back_the_scrubbed_comment_keeps_the_customers_own(
+    write_v1, admin_v1, touchpoint
+):
+    """A write key reads the comment with contact details masked; a client saves back
+    what it read. The phone number the customer left must not become "[hidden]"."""
+    person = PersonFactory(name="Jean Dupont")
+    comment = "Dupont here: call me back on +33 6 12 34 56 78 please"
+    response = ResponseFactory(touchpoint=touchpoint, person=person, score=2, comment=comment)
+    url = f"/v1/survey_responses/{response.pk}.json"
+    read = write_v1.get(url).json()
+    assert read["comment"] == "D. here: call me back on [hidden] please"
+    saved = write_v1.put(url, {**read, "score": 6}, format="json")
+    assert saved.status_code == 200
+    response.refresh_from_db()
+    assert (response.score, response.comment) == (6, comment)
+    # Editing the scrubbed text would store the mask in place of the number: refused.
+    edited = write_v1.put(url, {"comment": read["comment"] + "!"}, format="json")
+    assert edited.status_code == 422
+    assert "cannot see" in edited.json()["errors"]["comment"][0]
+    response.refresh_from_db()
+    assert response.comment == comment
+    # A new comment replaces it; an admin key sees and saves the whole text.
+    assert write_v1.put(url, {"comment": "Sorted, thanks"}, format="json").status_code == 200
+    response.refresh_from_db()
+    assert response.comment == "Sorted, thanks"
+    assert admin_v1.put(url, {"comment": "[hidden] on purpose"}, format="json").status_code == 200
+    response.refresh_from_db()
+    assert response.comment == "[hidden] on purpose"
+
+
 def test_a_response_is_also_changed_by_a_put_on_the_list_with_its_id(
     write_v1, make_key, touchpoint
 ):
