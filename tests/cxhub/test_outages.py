@@ -44,8 +44,11 @@ def test_after_the_broker_met_a_silent_redis_the_dashboard_skips_the_cache(
     django_capture_on_commit_callbacks,
     caplog,
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        answer = customer_client.post(f"/s/{touchpoint.slug}/", {"score": "3"})
+    from tests.factories import InvitationFactory
+
+    invitation = InvitationFactory(touchpoint=touchpoint)
+    with django_capture_on_commit_callbacks(execute=True):  # an emailed link: no cache
+        answer = customer_client.post(f"/r/{invitation.token}/", {"score": "3"})
     assert answer.status_code == 302
     assert "could not enqueue" in caplog.text
     tried = silent_redis.connections()
@@ -53,3 +56,19 @@ def test_after_the_broker_met_a_silent_redis_the_dashboard_skips_the_cache(
     page = client.get("/")
     assert page.status_code == 200 and b"Customer dashboard" in page.content
     assert tried >= 1 and silent_redis.connections() == tried
+
+
+def test_a_public_answer_meeting_a_silent_redis_pays_one_timeout_and_is_recorded(
+    customer_client, touchpoint, silent_redis, django_capture_on_commit_callbacks, caplog
+):
+    """The public link counts answers in the cache first: its timeout opens the
+    broker's breaker too, so the after-commit publish is skipped, not waited for."""
+    from surveys.models import Response
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = customer_client.post(f"/s/{touchpoint.slug}/", {"score": "3"})
+    assert answer.status_code == 302
+    assert Response.objects.filter(touchpoint=touchpoint, score=3).count() == 1
+    assert "cache unavailable (counting public-survey: they go unlimited)" in caplog.text
+    assert "broker marked down" in caplog.text
+    assert silent_redis.connections() == 1
