@@ -14,10 +14,15 @@ from surveys.hooks import (
 
 
 @receiver(response_recorded, dispatch_uid="feedback.case_follow_response")
-def follow_response(sender, response, created, previous_score, **kwargs):
+def follow_response(sender, response, created, previous_score, previous_comment=None, **kwargs):
     # Runs inside the recording transaction: if this raises, the response is not saved
     # either, so a detractor never exists without its case.
-    services.case_follow_response(response=response, created=created, previous_score=previous_score)
+    services.case_follow_response(
+        response=response,
+        created=created,
+        previous_score=previous_score,
+        previous_comment=previous_comment,
+    )
 
 
 @receiver(responses_recorded, dispatch_uid="feedback.cases_follow_new_responses")

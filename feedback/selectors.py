@@ -290,14 +290,22 @@ def case_search(user, query: str, *, limit: int = 25) -> CaseSearch:
 
 
 def case_timeline(case: FollowUpCase) -> list[CaseEvent]:
-    """The case's events, starting with its opening (read from the case row itself)."""
+    """The case's events, starting with its opening (read from the case row itself:
+    the score it opened with is the response's, unless the customer changed it since,
+    which the later events say)."""
+    events = list(CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk"))
+    touchpoint = case.response.touchpoint.name
+    rescored = case.outcome == FollowUpCase.Outcome.NO_LONGER_DETRACTOR or any(
+        e.kind in (CaseEvent.Kind.RESCORED, CaseEvent.Kind.REOPENED) for e in events
+    )
     opened = CaseEvent(
         case=case,
         kind=CaseEvent.Kind.OPENED,
         at=case.created_at,
-        message=f"Score {case.response.score} at {case.response.touchpoint.name}.",
+        message=f"At {touchpoint}."
+        if rescored
+        else f"Score {case.response.score} at {touchpoint}.",
     )
-    events = CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk")
     return [opened, *events]
 
 

@@ -162,12 +162,20 @@ def cases_open_imported(*, responses: list[Response]) -> list[FollowUpCase]:
     return cases
 
 
-def case_follow_response(*, response: Response, created: bool, previous_score: int | None) -> None:
+def case_follow_response(
+    *,
+    response: Response,
+    created: bool,
+    previous_score: int | None,
+    previous_comment: str | None = None,
+) -> None:
     """Keep the case in step with a response that was just recorded or changed.
 
     Called inside the recording transaction. Guarantees: every detractor response has
-    a case when the transaction commits; a later promoter answer from the same person
-    marks their closed cases recovered.
+    a case when the transaction commits; a detractor who answers again with something
+    new (score or comment) after their case was closed has it reopened, with a new
+    deadline, and its manager is told; the timeline keeps what they said before; a
+    later promoter answer from the same person marks their closed cases recovered.
     """
     # Locked: a manager logging a call (contact_attempt_log locks it too) and this
     # decision do not interleave, so a worked case is never closed behind their back.
@@ -176,20 +184,32 @@ def case_follow_response(*, response: Response, created: bool, previous_score: i
         if created
         else FollowUpCase.objects.select_for_update().filter(response=response).first()
     )
+    changed = "" if case is None else _answer_change(response, previous_score, previous_comment)
     if response.category == nps.DETRACTOR:
         if case is None:
             case_open(response=response)
-        elif case.outcome == FollowUpCase.Outcome.NO_LONGER_DETRACTOR:
-            _case_reopen(case, response)
-        elif previous_score is not None and previous_score != response.score:
-            _event(
-                case,
-                CaseEvent.Kind.RESCORED,
-                f"Score changed from {previous_score} to {response.score}.",
-            )
+        elif not case.is_open and changed:
+            _case_reopen(case, response, changed)
+        elif changed:
+            _event(case, CaseEvent.Kind.RESCORED, changed)
     elif case is not None and case.is_open:
-        _case_customer_no_longer_detractor(case, response, previous_score)
+        _case_customer_no_longer_detractor(case, response, changed)
     _mark_recovered_by(response)
+
+
+def _answer_change(response: Response, previous_score, previous_comment) -> str:
+    """What the customer changed in their answer, for the timeline ("" for nothing):
+    the scores, and the comment they had written before, which the response no longer
+    holds (GDPR erasure blanks it there too: cases_erase_personal_notes)."""
+    parts = []
+    if previous_score is not None and previous_score != response.score:
+        parts.append(f"Score changed from {previous_score} to {response.score}.")
+    if previous_comment is not None and previous_comment != response.comment:
+        if previous_comment:
+            parts.append(f"New comment; the earlier one was: \u201c{previous_comment}\u201d")
+        else:
+            parts.append("Comment added.")
+    return " ".join(parts)
 
 
 def _mark_recovered_by(response: Response) -> None:
@@ -197,17 +217,50 @@ def _mark_recovered_by(response: Response) -> None:
         cases_mark_recovered(person_id=response.person_id, by_response=response)
 
 
-def _case_reopen(case: FollowUpCase, response: Response) -> None:
-    case.status = FollowUpCase.Status.ASSIGNED if case.assignee_id else FollowUpCase.Status.NEW
+def _case_reopen(case: FollowUpCase, response: Response, changed: str) -> None:
+    """A closed case whose customer answered again as a detractor: open again, with the
+    deadline counted from now (not overdue at once) and escalation possible again; the
+    manager who had it keeps it and is emailed (cases with no active manager go back to
+    the team's queue and its automatic assignment)."""
+    from feedback import tasks
+
+    assignee = case.assignee if case.assignee_id and case.assignee.is_active else None
+    case.assignee = assignee
+    case.status = FollowUpCase.Status.ASSIGNED if assignee else FollowUpCase.Status.NEW
     case.outcome = ""
     case.closed_at = None
     case.priority = priority_for(response.score)
-    case.save(update_fields=["status", "outcome", "closed_at", "priority"])
-    _event(case, CaseEvent.Kind.REOPENED, f"The customer changed their score to {response.score}.")
+    case.due_at = due_at_for(response.touchpoint, timezone.now())
+    case.escalated_at = case.escalation_notified_at = None
+    case.assignee_to_notify = assignee is not None
+    case.assignee_notify_claimed_at = None
+    case.save(
+        update_fields=[
+            "assignee",
+            "status",
+            "outcome",
+            "closed_at",
+            "priority",
+            "due_at",
+            "escalated_at",
+            "escalation_notified_at",
+            "assignee_to_notify",
+            "assignee_notify_claimed_at",
+        ]
+    )
+    _event(
+        case,
+        CaseEvent.Kind.REOPENED,
+        f"The customer answered again after the case was closed. {changed}",
+    )
+    if assignee is not None:
+        enqueue_on_commit(tasks.case_notify_assignee, case.pk, assignee.pk)
+    else:
+        _assign_after_commit({case.team_id})
 
 
-def _case_customer_no_longer_detractor(case, response, previous_score) -> None:
-    message = f"Score changed from {previous_score} to {response.score}."
+def _case_customer_no_longer_detractor(case, response, changed: str) -> None:
+    message = changed
     untouched = case.status in (FollowUpCase.Status.NEW, FollowUpCase.Status.ASSIGNED)
     if untouched and not case.attempts.exists():
         case.status = FollowUpCase.Status.CLOSED
@@ -658,12 +711,23 @@ def case_notify_assignee(*, case_id: int, user_id: int) -> bool:
     if user is None or not user.email:
         row.update(assignee_to_notify=False, **{lease: None})
         return False
-    context = {"case": case, "user": user, "url": _case_url(case)}
+    # Reopened (the customer answered again) since it was last given to them?
+    last_handover = (
+        case.events.filter(
+            kind__in=[CaseEvent.Kind.ASSIGNED, CaseEvent.Kind.CLAIMED, CaseEvent.Kind.REOPENED]
+        )
+        .order_by("-at", "-pk")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    reopened = last_handover == CaseEvent.Kind.REOPENED
+    context = {"case": case, "user": user, "url": _case_url(case), "reopened": reopened}
+    what = "Case reopened" if reopened else "New case for you"
     leases.finish(
         row,
         lease,
         lambda: send_mail(
-            subject=f"New case for you: a {case.response.score} at {case.response.touchpoint.name}",
+            subject=f"{what}: a {case.response.score} at {case.response.touchpoint.name}",
             message=render_to_string("feedback/email/assigned.txt", context),
             from_email=None,
             recipient_list=[user.email],
@@ -810,6 +874,9 @@ def cases_erase_personal_notes(*, response_ids: list[int]) -> int:
             CaseEvent.Kind.NOTE,
             CaseEvent.Kind.ASSIGNED,
             CaseEvent.Kind.CLOSED,
+            # The customer's earlier comments (_answer_change).
+            CaseEvent.Kind.RESCORED,
+            CaseEvent.Kind.REOPENED,
         ],
     ).update(message=ERASED_NOTE)
     cases.exclude(resolution="").update(resolution=ERASED_NOTE)

@@ -6,7 +6,8 @@ is not recorded either. This is how `feedback` opens a detractor's case atomical
 while `surveys` knows nothing about cases.
 
 Arguments: response (the saved Response), created (False when a customer answered
-the same invitation again), previous_score (None when created).
+the same invitation again), previous_score and previous_comment (what the response
+held before this change; None when created).
 
 `responses_recorded` is its bulk form for new responses, sent by
 services.responses_record_batch (the API's batch create) inside its transaction, after

@@ -685,11 +685,11 @@ def response_record(
             person = invitation.person
             existing = Response.objects.filter(invitation=invitation).first()
         if existing is not None:
-            previous_score = existing.score
+            previous_score, previous_comment = existing.score, existing.comment
             _response_change(existing, score=score, comment=comment, properties=properties, now=now)
             response, created = existing, False
         else:
-            previous_score = None
+            previous_score = previous_comment = None
             # fastinsert: the same row as Response.objects.create(), a third of the
             # survey POST's CPU less (its statement is built once per process).
             response = fastinsert.insert(
@@ -712,7 +712,12 @@ def response_record(
             created = True
             if invitation is not None:
                 Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
-        _response_announce(response, created=created, previous_score=previous_score)
+        _response_announce(
+            response,
+            created=created,
+            previous_score=previous_score,
+            previous_comment=previous_comment,
+        )
     return response
 
 
@@ -729,11 +734,17 @@ def _response_change(response: Response, *, score, comment, properties, now) -> 
     response.save(update_fields=["score", "category", "comment", "properties", "updated_at"])
 
 
-def _response_announce(response: Response, *, created: bool, previous_score) -> None:
+def _response_announce(
+    response: Response, *, created: bool, previous_score, previous_comment
+) -> None:
     """Inside the recording transaction: tell the apps (hooks.response_recorded) and
     get the (touchpoint, day) rollup recomputed after commit."""
     response_recorded.send(
-        sender=Response, response=response, created=created, previous_score=previous_score
+        sender=Response,
+        response=response,
+        created=created,
+        previous_score=previous_score,
+        previous_comment=previous_comment,
     )
     rollup_schedule_on_commit(
         touchpoint_id=response.touchpoint_id, day=local_day(response.created_at)
@@ -757,11 +768,16 @@ def response_update(
         comment = clean_comment(comment)
     with transaction.atomic():
         response = Response.objects.select_for_update().get(pk=response.pk)
-        previous_score = response.score
+        previous_score, previous_comment = response.score, response.comment
         _response_change(
             response, score=score, comment=comment, properties=properties, now=timezone.now()
         )
-        _response_announce(response, created=False, previous_score=previous_score)
+        _response_announce(
+            response,
+            created=False,
+            previous_score=previous_score,
+            previous_comment=previous_comment,
+        )
     return response
 
 

@@ -1,7 +1,10 @@
 """Every detractor gets a case, in the same transaction, and the case follows the answer."""
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,3 +132,90 @@ def test_no_detractor_ever_exists_without_its_case(touchpoint, answers):
         status=FollowUpCase.Status.CLOSED,
         outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR,
     ).exists()
+
+
+@pytest.fixture
+def resolved(record, touchpoint, invitation, manager_a, billing_error, mailoutbox):
+    """A detractor's case, called and resolved by Mia."""
+    from feedback import services as feedback_services
+
+    invitation.person.phone = "+33612345678"
+    invitation.person.save()
+    response = record(touchpoint, 2, invitation=invitation, comment="My bill was double-charged.")
+    case = FollowUpCase.objects.get(pk=response.case.pk)
+    assert case.assignee == manager_a  # assigned automatically: the team's one manager
+    feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="reached")
+    feedback_services.case_close(
+        case=case,
+        by=manager_a,
+        outcome=FollowUpCase.Outcome.RESOLVED,
+        root_causes=[billing_error],
+        resolution="Refund promised.",
+    )
+    mailoutbox.clear()
+    return FollowUpCase.objects.get(pk=case.pk)
+
+
+def test_a_resolved_case_reopens_when_the_customer_answers_again_as_a_detractor(
+    record, touchpoint, invitation, resolved, manager_a, mailoutbox, time_machine
+):
+    time_machine.move_to(resolved.closed_at + dt.timedelta(days=5), tick=False)
+    record(touchpoint, 0, invitation=invitation, comment="The refund never arrived.")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    assert case.is_open and case.outcome == "" and case.closed_at is None
+    assert (case.assignee, case.status) == (manager_a, FollowUpCase.Status.ASSIGNED)
+    # A new deadline, counted from the new answer: not overdue the moment it reopens.
+    assert case.due_at == timezone.now() + dt.timedelta(hours=touchpoint.followup_deadline_hours)
+    assert case.priority == feedback_services_priority(0)
+    # The timeline keeps what the customer said first; the opening no longer claims
+    # the case opened with today's score.
+    timeline = selectors.case_timeline(case)
+    assert timeline[0].message == f"At {touchpoint.name}."
+    reopened = timeline[-1]
+    assert reopened.kind == CaseEvent.Kind.REOPENED
+    assert "Score changed from 2 to 0." in reopened.message
+    assert "\u201cMy bill was double-charged.\u201d" in reopened.message
+    # Mia, who has it, is told.
+    [email] = mailoutbox
+    assert email.to == [manager_a.email]
+    assert email.subject == f"Case reopened: a 0 at {touchpoint.name}"
+    assert f"The customer of case #{case.pk} answered again after the case was closed" in email.body
+    assert "The refund never arrived." in email.body and "Please call them before" in email.body
+
+
+def test_answering_again_with_the_same_answer_leaves_a_closed_case_closed(
+    record, touchpoint, invitation, resolved, mailoutbox
+):
+    record(touchpoint, 2, invitation=invitation, comment="My bill was double-charged.")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    assert case.status == FollowUpCase.Status.CLOSED
+    assert case.outcome == FollowUpCase.Outcome.RESOLVED
+    assert not case.events.filter(kind=CaseEvent.Kind.REOPENED).exists()
+    assert mailoutbox == []
+
+
+def test_a_reopened_case_whose_manager_left_goes_back_to_the_team(
+    record, touchpoint, invitation, resolved, manager_a
+):
+    manager_a.is_active = False
+    manager_a.save()
+    record(touchpoint, 2, invitation=invitation, comment="Still double-charged.")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    assert case.is_open
+    assert case.assignee != manager_a  # unassigned, or assigned to an active manager
+    assert case.assignee is None or case.assignee.is_active
+
+
+def test_erasing_the_customer_erases_the_earlier_comment_quoted_on_the_timeline(
+    record, touchpoint, invitation, resolved
+):
+    record(touchpoint, 0, invitation=invitation, comment="The refund never arrived.")
+    services.person_erase(person=invitation.person)
+    messages = " ".join(CaseEvent.objects.filter(case=resolved).values_list("message", flat=True))
+    assert "double-charged" not in messages
+
+
+def feedback_services_priority(score):
+    from feedback import services as feedback_services
+
+    return feedback_services.priority_for(score)

@@ -192,5 +192,37 @@ def test_staff_emails_sent_during_a_french_survey_request_are_in_english(
         assert services.case_notify_escalation(case_id=case.pk) is True
     case.refresh_from_db()
     assigned, escalated = mailoutbox
-    assert f"Please call them before {_english(case.due_at)}:" in assigned.body
+    assert f" before {_english(case.due_at)}:" in assigned.body
     assert f"passed its deadline of {_english(case.due_at)} without" in escalated.body
+
+
+@pytest.mark.parametrize(
+    ("email", "phone", "asks"),
+    [
+        ("", "", "They answered anonymously (a public link), so there is no one to call"),
+        ("dan@example.net", "", "They left no phone number: please write to them before"),
+        ("dan@example.net", "+33612345678", "Please call them before"),
+    ],
+)
+def test_the_assignment_email_asks_for_what_the_customer_left(
+    case,
+    manager,
+    lead_a,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    email,
+    phone,
+    asks,
+):
+    from surveys.models import Person
+
+    if email or phone:
+        person = Person.objects.create(email=email, phone=phone, name="Dan")
+        case.response.person = person
+        case.response.save(update_fields=["person"])
+    mailoutbox.clear()
+    _reassign(case, manager, lead_a, django_capture_on_commit_callbacks)
+    [sent] = mailoutbox
+    assert sent.subject.startswith("New case for you: a 2 at")
+    assert asks in sent.body
+    assert sent.body.count("before ") == 1
