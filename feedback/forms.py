@@ -6,7 +6,12 @@ from feedback.models import ContactAttempt, FollowUpCase, ImprovementAction, Roo
 
 class ContactAttemptForm(forms.Form):
     channel = forms.ChoiceField(choices=ContactAttempt.Channel.choices, initial="phone")
-    outcome = forms.ChoiceField(choices=ContactAttempt.Outcome.choices)
+    # No default: a manager who types "no answer" in the notes and taps Log must not
+    # record a reach (first contact, and "reached within the deadline" on every page).
+    outcome = forms.ChoiceField(
+        choices=[("", "Choose what happened"), *ContactAttempt.Outcome.choices],
+        error_messages={"required": "Choose what happened on this attempt."},
+    )
     notes = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )

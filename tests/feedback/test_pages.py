@@ -208,6 +208,21 @@ def test_bad_attempt_input_is_a_400_and_writes_nothing(client, case, manager_a):
     assert case.attempts.count() == 0
 
 
+def test_an_attempt_logged_without_choosing_its_outcome_is_refused(client, case, manager_a):
+    """The outcome has no default: a tap on Log with "no answer" typed in the notes
+    must not record that the customer was reached."""
+    client.force_login(manager_a)
+    form = client.get(f"/cases/{case.pk}/").content.decode()
+    select = form[form.index('<select name="outcome" required id="id_outcome"') :]
+    select = select[: select.index("</select>")]
+    assert '<option value="" selected>Choose what happened</option>' in select
+    page = client.post(f"/cases/{case.pk}/attempts/", {"channel": "phone", "notes": "no answer"})
+    assert page.status_code == 400
+    assert "Choose what happened on this attempt." in page.content.decode()
+    case.refresh_from_db()
+    assert case.attempts.count() == 0 and case.first_contact_at is None
+
+
 def test_notes_are_escaped_on_the_timeline(client, case, manager_a):
     client.force_login(manager_a)
     client.post(f"/cases/{case.pk}/notes/", {"text": "<img src=x onerror=alert(1)>"})
