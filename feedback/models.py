@@ -190,6 +190,14 @@ class FollowUpCase(models.Model):
     def __str__(self):
         return f"Case #{self.pk}"
 
+    # How pages name a priority (3 is the angriest customers, services.priority_for):
+    # words, since "P3" reads as the least urgent in most ticketing tools.
+    PRIORITY_LABELS = {3: "Urgent", 2: "High", 1: "Normal", 0: "Low"}
+
+    @property
+    def priority_label(self) -> str:
+        return self.PRIORITY_LABELS.get(self.priority, str(self.priority))
+
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.CLOSED

@@ -106,6 +106,10 @@ class QueueRow:
     touchpoint: str
     assignee: str  # the owner's name, "" when unassigned
 
+    @property
+    def priority_label(self) -> str:
+        return FollowUpCase.PRIORITY_LABELS.get(self.priority, str(self.priority))
+
 
 QUEUE_FIELDS = (
     "pk",

@@ -93,6 +93,24 @@ def test_a_manager_who_left_the_team_no_longer_sees_its_case_assigned_to_them(
     assert "Still no internet" in client.get("/cases/").content.decode()
 
 
+def test_priorities_are_named_in_words_the_angriest_customers_urgent(
+    client, case, record, touchpoint, manager_a
+):
+    """Priority 3 (scores 0-2) is the most urgent: shown as "Urgent", not "P3", which
+    most ticketing tools would read as the least urgent."""
+    record(touchpoint, 5, email="five@example.net")
+    client.force_login(manager_a)
+    rows = {
+        row.split('data-case="')[1].split('"')[0]: row
+        for row in client.get("/cases/").content.decode().split("<tr")[1:]
+        if 'data-case="' in row
+    }
+    normal = next(pk for pk in rows if pk != str(case.pk))
+    assert 'data-label="Priority">Urgent<' in rows[str(case.pk)]
+    assert 'data-label="Priority">Normal<' in rows[normal]
+    assert "Priority urgent · due" in client.get(f"/cases/{case.pk}/").content.decode()
+
+
 def test_non_numeric_case_id_is_404(client, manager_a, db):
     client.force_login(manager_a)
     assert client.get("/cases/abc/").status_code == 404
