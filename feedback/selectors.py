@@ -90,6 +90,7 @@ class QueueCounters:
     overdue: int
     due_today: int
     unassigned: int
+    escalated: int
 
 
 @dataclass
@@ -178,12 +179,30 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
         ),
         limit,
     )
-    others = []
+    others, others_total = [], 0
     if roles.is_cx_admin(user) or roles.team_ids_with_role(user, Membership.Role.LEAD):
-        others = _queue_rows(
-            open_cases.filter(assignee__isnull=False).exclude(assignee=user).order_by("due_at"),
-            limit,
-        )
+        others_qs = open_cases.filter(assignee__isnull=False).exclude(assignee=user)
+        others = _queue_rows(others_qs.order_by("due_at"), limit)
+        others_total = others_qs.count() if len(others) == limit else len(others)
+    counts = queue_counters(user, team_id=team_id, now=now)
+    mine_total = my_open.count() if len(mine) == limit else len(mine)
+    return {
+        "mine": mine,
+        "unassigned": unassigned,
+        "others": others,
+        "counters": counts,
+        "mine_total": mine_total,
+        "others_total": others_total,
+        "limit": limit,
+        "now": now,
+    }
+
+
+def queue_counters(user, *, team_id: int | None = None, now=None) -> QueueCounters:
+    """The queue's counters over the open cases of the user's teams (or one of them)."""
+    now = now or timezone.now()
+    visible = cases_visible_to(user)
+    open_cases = (visible if team_id is None else visible.filter(team_id=team_id)).open()
     end_of_today = dt.datetime.combine(
         timezone.localdate() + dt.timedelta(days=1),
         dt.time.min,
@@ -194,17 +213,52 @@ def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict
         overdue=Count("due_at", filter=Q(due_at__lt=now)),
         due_today=Count("due_at", filter=Q(due_at__gte=now, due_at__lt=end_of_today)),
         unassigned=Count("due_at", filter=Q(assignee__isnull=True)),
+        escalated=Count("due_at", filter=Q(escalated_at__isnull=False)),
     )
-    mine_total = my_open.count() if len(mine) == limit else len(mine)
-    return {
-        "mine": mine,
-        "unassigned": unassigned,
-        "others": others,
-        "counters": QueueCounters(**counts),
-        "mine_total": mine_total,
-        "limit": limit,
-        "now": now,
-    }
+    return QueueCounters(**counts)
+
+
+# The queue's lists in full, page by page (?show=…): what the queue shows the first
+# `limit` of, and the counters' subsets. Each: (heading, what it holds when empty).
+QUEUE_LISTS = {
+    "open": ("Open cases", "No open cases. Every detractor has been called back."),
+    "mine": ("My cases", "You have no open cases."),
+    "unassigned": ("Unassigned", "No unassigned cases. Every detractor has an owner."),
+    "others": ("Assigned to others", "No cases assigned to others."),
+    "overdue": ("Overdue", "No overdue cases."),
+    "escalated": ("Escalated", "No escalated cases."),
+}
+
+
+def queue_list(user, show: str, *, team_id: int | None = None):
+    """The open cases of one of QUEUE_LISTS that the user may open (in one team, or in
+    all theirs), ordered as the queue orders them: values rows for queue_list_rows().
+    "mine" spans every team the user may see, as the queue's own section does."""
+    visible = cases_visible_to(user)
+    teams = (visible if team_id is None else visible.filter(team_id=team_id)).open()
+    if show == "mine":
+        qs = visible.open().filter(assignee=user).order_by("due_at", "pk")
+    elif show == "unassigned":
+        qs = teams.filter(status=FollowUpCase.Status.NEW, assignee__isnull=True).order_by(
+            "-priority", "due_at", "pk"
+        )
+    elif show == "others":
+        qs = teams.filter(assignee__isnull=False).exclude(assignee=user).order_by("due_at", "pk")
+    elif show == "overdue":
+        qs = teams.filter(due_at__lt=timezone.now()).order_by("due_at", "pk")
+    elif show == "escalated":
+        qs = teams.filter(escalated_at__isnull=False).order_by("due_at", "pk")
+    elif show == "open":
+        qs = teams.order_by("due_at", "pk")
+    else:
+        raise ValueError(f"no queue list {show!r}")
+    return qs.values(*QUEUE_FIELDS)
+
+
+def queue_list_rows(values) -> list[QueueRow]:
+    """QueueRows from a page of queue_list() values."""
+    case_url = _case_url_prefix()
+    return [QueueRow(**_queue_row_fields(r, case_url)) for r in values]
 
 
 # --- finding a case -----------------------------------------------------------------

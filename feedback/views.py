@@ -6,6 +6,7 @@ service → redirect (or, for htmx, the re-rendered fragment).
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -39,14 +40,31 @@ def _team_filter(request):
         return None
 
 
+QUEUE_LIST_PAGE = 50
+
+
 def _queue_context(request):
     team_id = _team_filter(request)
     q = request.GET.get("q", "").strip()
+    show = request.GET.get("show", "")
     if q:
         # A search shows its results in place of the queue (and after a Claim among
         # them, the same results again: the Claim's URL carries the search).
         search = selectors.case_search(request.user, q)
         context = {"search": search, "q": search.query, "now": timezone.now()}
+    elif show in selectors.QUEUE_LISTS:
+        # One list in full, page by page, under the same counters.
+        now = timezone.now()
+        context = {
+            "counters": selectors.queue_counters(request.user, team_id=team_id, now=now),
+            "now": now,
+        }
+        page = Paginator(
+            selectors.queue_list(request.user, show, team_id=team_id), QUEUE_LIST_PAGE
+        ).get_page(request.GET.get("page"))
+        page.object_list = selectors.queue_list_rows(page.object_list)
+        heading, empty = selectors.QUEUE_LISTS[show]
+        context.update({"listing": page, "show": show, "heading": heading, "empty": empty})
     else:
         context = selectors.queue_for_user(request.user, team_id=team_id)
     visible_teams = (

@@ -119,6 +119,48 @@ def test_non_numeric_case_id_is_404(client, manager_a, db):
 # --- the manager's day ---------------------------------------------------------------------
 
 
+def test_a_lead_reads_every_overdue_and_escalated_case_page_by_page(
+    client, record, touchpoint, touchpoint_b, lead_a, manager_a, manager_b, time_machine
+):
+    """The queue shows the 25 most urgent of each list; its counters open the lists in
+    full (50 a page), within the cases the viewer may open."""
+    from django.utils import timezone
+
+    time_machine.move_to("2026-11-01 09:00 +01:00", tick=False)
+    cases = [record(touchpoint, 2, comment=f"late {i}").case for i in range(60)]
+    record(touchpoint_b, 2, comment="team B's")  # not lead A's to see
+    FollowUpCase.objects.filter(pk__in=[c.pk for c in cases[:3]]).update(
+        escalated_at=timezone.now() + timezone.timedelta(days=3)
+    )
+    time_machine.move_to("2026-11-10 09:00 +01:00", tick=False)
+    client.force_login(lead_a)
+    queue = client.get("/cases/")
+    assert queue.context["counters"].escalated == 3
+    html = queue.content.decode()
+    assert 'href="?show=overdue"' in html and 'href="?show=escalated"' in html
+    assert "see all</a>" in html  # "Assigned to others": 60, 25 shown
+
+    first = client.get("/cases/?show=overdue")
+    assert first.status_code == 200
+    listing = first.context["listing"]
+    assert (listing.paginator.count, len(listing.object_list)) == (60, 50)
+    assert "Overdue" in first.content.decode() and "Page 1 of 2" in first.content.decode()
+    second = client.get("/cases/?show=overdue&page=2").context["listing"]
+    shown = {r.pk for r in listing.object_list} | {r.pk for r in second.object_list}
+    assert shown == {c.pk for c in cases}
+    assert "team B's" not in first.content.decode()
+
+    escalated = client.get("/cases/?show=escalated").context["listing"]
+    assert sorted(r.pk for r in escalated.object_list) == sorted(c.pk for c in cases[:3])
+    # A manager of another team sees none of them; a bad page is the last one.
+    client.force_login(manager_b)
+    assert client.get("/cases/?show=overdue").context["listing"].paginator.count == 1
+    client.force_login(lead_a)
+    assert client.get("/cases/?show=overdue&page=99").context["listing"].number == 2
+    empty = client.get("/cases/?show=unassigned")
+    assert "No unassigned cases. Every detractor has an owner." in empty.content.decode()
+
+
 def test_queue_lists_my_cases_overdue_first_and_counts(
     client, record, touchpoint, manager_a, time_machine
 ):
@@ -381,16 +423,16 @@ def test_the_case_pages_light_cases_in_the_nav(client, case, manager_a):
 def test_assigned_to_others_says_when_it_shows_only_the_first_cases(
     client, record, touchpoint, manager_a, lead_a
 ):
-    """A lead looking for a new case among 26 must not think the 25 shown are all."""
-    for _ in range(25):
+    """A lead looking for a case among 26 must not think the 25 shown are all."""
+    for _ in range(26):
         record(touchpoint, 3)
     FollowUpCase.objects.update(assignee=manager_a, status="assigned")
     client.force_login(lead_a)
     page = client.get("/cases/")
     assert len(page.context["others"]) == 25
-    assert b"(the 25 due soonest; the others are due later)" in page.content
+    assert b'(the 25 due soonest of 26: <a href="?show=others">see all</a>)' in page.content
     FollowUpCase.objects.filter(pk=FollowUpCase.objects.first().pk).delete()
-    assert b"due soonest" not in client.get("/cases/").content
+    assert b"due soonest" not in client.get("/cases/").content  # 25: all of them shown
 
 
 def test_a_lead_of_one_team_finds_it_chosen_as_the_owner_of_a_new_action(
