@@ -8,6 +8,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from surveys import nps
+from surveys.privacy import customer_label
 
 # Asked when a touchpoint sets no question of its own; translated in locale/.
 DEFAULT_QUESTION = gettext_noop("How likely are you to recommend us to a friend or colleague?")
@@ -193,13 +194,9 @@ class Person(models.Model):
 
     @property
     def first_name_and_initial(self) -> str:
-        """How praise shown to all staff names a customer: 'Marie D.' at most."""
-        parts = self.name.split()
-        if not parts:
-            return "A customer"
-        if len(parts) == 1:
-            return parts[0]
-        return f"{parts[0]} {parts[-1][0]}."
+        """How praise shown to all staff names a customer: 'Marie D.' at most, never
+        a contact detail (privacy.customer_label)."""
+        return customer_label(self.name)
 
 
 class Suppression(models.Model):

@@ -5,7 +5,7 @@ API keys): first name and initial at most, no contact details.
 A comment shown to them is scrubbed first (praise, the touchpoint page, the weekly
 digest, team alerts, the API's responses): email addresses and phone numbers in it
 are masked, and the customer's own surname is shortened to its initial, as
-`Person.first_name_and_initial` does for the name.
+`customer_label` (`Person.first_name_and_initial`) does for the name.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from surveys.models import Person
-
 MASK = "[hidden]"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # Eight digits or more, possibly with +, spaces, dots, dashes or brackets between them.
 PHONE = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){7,}")
+# How a customer is named when there is no name that may be shown.
+NO_NAME = "A customer"
 
 
 def fold(text: str) -> str:
@@ -28,8 +28,17 @@ def fold(text: str) -> str:
 
 
 def customer_label(name: str | None) -> str:
-    """'Marie D.' for 'Marie Dubois', through the one rule surveys defines."""
-    return Person(name=name or "").first_name_and_initial
+    """'Marie D.' for 'Marie Dubois': first name and initial at most, never a contact
+    detail. CRMs and imports often copy the address into the name, so email addresses
+    and phone numbers are taken out of it first, and so is any word that has an @ or no
+    letter at all; nothing left is NO_NAME."""
+    text = PHONE.sub(" ", EMAIL.sub(" ", name or ""))
+    parts = [w for w in text.split() if "@" not in w and any(c.isalpha() for c in w)]
+    if not parts:
+        return NO_NAME
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} {parts[-1][0]}."
 
 
 def _surnames(name: str) -> list[str]:
