@@ -56,6 +56,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -123,7 +124,12 @@ _RUBY_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s
 
 
 class ImportFileError(ValueError):
-    """The uploaded file cannot be imported at all; the message says why."""
+    """The uploaded file cannot be imported at all; the message says why, and `field`
+    which of the upload form's fields it is about (the file itself unless said)."""
+
+    def __init__(self, message: str, *, field: str = "file"):
+        super().__init__(message)
+        self.field = field
 
 
 def _normalise(header: str) -> str:
@@ -250,6 +256,59 @@ def parse_moment(text: str, zone, now: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise RowError(f"properties: the number {text[:40]} is too large to store")
+    return value
+
+
+def _no_constant(name: str):
+    raise RowError(f"properties: {name} is not a JSON number")
+
+
+def parse_properties(raw: str) -> dict:
+    """A properties cell as a JSON object PostgreSQL's jsonb can store, or RowError.
+
+    Python's json takes more than jsonb does, and one value jsonb refuses would fail
+    the whole batch's COPY: NaN and Infinity, numbers beyond float range (1e999 is
+    infinity), and strings or keys holding a NUL character or a lone surrogate
+    (\\u0000, \\ud800). The upload holds neither raw, so only a \\u escape makes one.
+    """
+    try:
+        properties = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+    except RowError:
+        raise
+    except (ValueError, RecursionError):
+        properties = None
+    if not isinstance(properties, dict):
+        raise RowError("properties: not a JSON object")
+    if "\\u" in raw:
+        _check_strings(properties)
+    return properties
+
+
+def _check_strings(data) -> None:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise RowError("properties: a text holds a NUL character (\\u0000)")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RowError(
+                    "properties: a text holds a lone surrogate (such as \\ud800),"
+                    " which is not valid Unicode"
+                ) from None
+
+
 @dataclass(slots=True)
 class Row:
     number: int
@@ -352,12 +411,7 @@ class Cleaner:
                 )
             raw = cell(cells, "properties").strip()
             if raw:
-                try:
-                    properties = json.loads(raw)
-                except ValueError:
-                    properties = None
-                if not isinstance(properties, dict):
-                    raise RowError("properties: not a JSON object")
+                properties = parse_properties(raw)
             person_properties = {}
             source_key = cell(cells, "source_key").strip()
         else:
@@ -772,7 +826,9 @@ def response_import_create(
     layout, rows = inspect(content)
     if "touchpoint" not in layout.index and default_touchpoint is None:
         raise ImportFileError(
-            "The file has no touchpoint column: choose the touchpoint its responses belong to."
+            "The file has no touchpoint column: choose the touchpoint its responses "
+            "belong to as the default touchpoint.",
+            field="default_touchpoint",
         )
     with transaction.atomic():
         response_import = ResponseImport.objects.create(
