@@ -47,6 +47,22 @@ class PostcardForm(forms.Form):
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
 
+class PostcardHideForm(forms.Form):
+    """Why a CX admin hides a postcard, and the page to return to. Django's CharField
+    refuses NUL characters, which PostgreSQL cannot store in text."""
+
+    reason = forms.CharField(
+        required=False,
+        error_messages={
+            "null_characters_not_allowed": "The reason holds a NUL character: remove it."
+        },
+    )
+    next = forms.CharField(
+        required=False,
+        error_messages={"null_characters_not_allowed": "The return address holds a NUL character."},
+    )
+
+
 class NicknameForm(forms.Form):
     nickname = forms.CharField(
         max_length=NICKNAME_MAX_LENGTH,

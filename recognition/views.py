@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cxhub.models import Team
 from recognition import selectors, services
-from recognition.forms import NicknameForm, PostcardForm
+from recognition.forms import NicknameForm, PostcardForm, PostcardHideForm
 from recognition.models import Profile, Value
 
 
@@ -159,16 +160,28 @@ def praise_exclude(request, response_id):
 @require_POST
 def postcard_hide(request, pk):
     postcard = selectors.postcard_get_for_moderation(user=request.user, pk=pk)
-    services.postcard_hide(
-        postcard=postcard, by=request.user, reason=request.POST.get("reason", "")
-    )
+    form = PostcardHideForm(request.POST)
+    if not form.is_valid():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return HttpResponseBadRequest(
+            "The postcard was not hidden. " + " ".join(errors),
+            content_type="text/plain; charset=utf-8",
+        )
+    services.postcard_hide(postcard=postcard, by=request.user, reason=form.cleaned_data["reason"])
     if request.htmx:
         return render(request, "recognition/_hidden.html")
     messages.success(request, "Postcard hidden. It no longer counts anywhere.")
-    back = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        return redirect(back)
-    return redirect("recognition:feed")
+    return _redirect_back(request, form.cleaned_data["next"], default="recognition:feed")
+
+
+def _redirect_back(request, back: str, *, default: str):
+    """To `back` if it is a path on this site, else to the `default` view. `back` is
+    never resolved as a view name (redirect("foo") is a NoReverseMatch)."""
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(back)
+    return redirect(default)
 
 
 @login_required
