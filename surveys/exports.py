@@ -51,11 +51,11 @@ _FIELDS = (
 
 
 def responses_csv_rows(queryset: QuerySet) -> Iterator[list]:
-    """The header, then one list of cells per response (read in chunks: the whole
-    table never sits in memory)."""
+    """The header, then one list of cells per response, newest first as on the
+    responses page (read in chunks: the whole table never sits in memory)."""
     yield COLUMNS
     localtime = timezone.localtime
-    rows = queryset.order_by("created_at", "pk").values_list(*_FIELDS).iterator(chunk_size=2000)
+    rows = queryset.order_by("-created_at", "-pk").values_list(*_FIELDS).iterator(chunk_size=2000)
     for (
         source_key,
         pk,
