@@ -159,6 +159,8 @@ class NpsBreach(models.Model):
                 name="one_open_breach",
             )
         ]
+        verbose_name = "NPS breach"
+        verbose_name_plural = "NPS breaches"
 
     def __str__(self):
         return f"{self.touchpoint} below target since {self.started_at:%Y-%m-%d}"
