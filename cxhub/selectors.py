@@ -11,7 +11,7 @@ from django.utils import timezone
 from cxhub import roles
 from cxhub.models import Membership, Team
 from feedback import selectors as feedback_selectors
-from feedback.models import FollowUpCase, ImprovementAction
+from feedback.models import FollowUpCase, ImprovementAction, RootCause
 from recognition.models import Postcard
 from surveys import nps
 from surveys import selectors as survey_selectors
@@ -186,9 +186,60 @@ def champions_of_the_week(week: Period, limit: int = 3):
     return [{"user": users[r["recipient"]], "count": r["n"]} for r in rows]
 
 
+def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
+    """The period's first and end instants in the current time zone."""
+    tz = timezone.get_current_timezone()
+    return (
+        dt.datetime.combine(period.start, dt.time.min, tzinfo=tz),
+        dt.datetime.combine(period.end, dt.time.min, tzinfo=tz),
+    )
+
+
+def recovered_in(week: Period, *, team_id: int | None = None, limit: int = 10) -> dict:
+    """Cases marked recovered in the week (their customer later scored 9–10): how many
+    customers and cases, and the `limit` most recent cases (a team lead's list; none
+    for the organisation's figure, whose readers see no cases, design §6)."""
+    start, end = _bounds(week)
+    cases = FollowUpCase.objects.filter(recovered_at__gte=start, recovered_at__lt=end)
+    if team_id is not None:
+        cases = cases.filter(team_id=team_id)
+    counts = cases.aggregate(customers=Count("response__person", distinct=True), total=Count("pk"))
+    return {
+        **counts,
+        "cases": list(
+            cases.select_related("response__touchpoint", "assignee").order_by(
+                "-recovered_at", "-pk"
+            )[:limit]
+        ),
+    }
+
+
+def top_root_causes_closed_in(week: Period, *, team_id: int | None = None, limit: int = 5) -> dict:
+    """The root causes most often recorded on the cases closed in the week, with their
+    counts, and how many cases were closed. Unlike feedback's root_cause_pareto (cases
+    opened in a period, most of them not diagnosed yet) this counts what the week's
+    closed cases found."""
+    start, end = _bounds(week)
+    closed = FollowUpCase.objects.filter(closed_at__gte=start, closed_at__lt=end)
+    in_week = Q(cases__closed_at__gte=start, cases__closed_at__lt=end)
+    if team_id is not None:
+        closed = closed.filter(team_id=team_id)
+        in_week &= Q(cases__team_id=team_id)
+    return {
+        "closed": closed.count(),
+        "rows": list(
+            RootCause.objects.annotate(n=Count("cases", filter=in_week))
+            .filter(n__gt=0)
+            .order_by("-n", "name")
+            .values("name", "n")[:limit]
+        ),
+    }
+
+
 def digest_context(user, week: Period | None = None) -> dict:
-    """What one recipient's digest says: the headline figures week over week, their own
-    teams' figures and overdue cases (team leads), champions, a few customer quotes."""
+    """What one recipient's digest says: the headline figures week over week, recovered
+    customers and the closed cases' top root causes, their own teams' figures, overdue
+    and recovered cases (team leads), champions, a few customer quotes."""
     week = week or digest_week()
     rows = score_rows(week)
     total = sum((r.current for r in rows), nps.Counts())
@@ -207,6 +258,8 @@ def digest_context(user, week: Period | None = None) -> dict:
                     .select_related("response__touchpoint", "assignee")
                     .order_by("due_at")[:10]
                 ),
+                "recovered": recovered_in(week, team_id=team.pk),
+                "root_causes": top_root_causes_closed_in(week, team_id=team.pk),
             }
         )
     return {
@@ -217,6 +270,9 @@ def digest_context(user, week: Period | None = None) -> dict:
         "total": total,
         "change": nps.change(total, previous),
         "health": feedback_selectors.loop_health(period=week),
+        # The organisation's figure only: its readers see no cases (design §6).
+        "recovered": recovered_in(week, limit=0),
+        "root_causes": top_root_causes_closed_in(week),
         "my_teams": my_teams,
         "champions": champions_of_the_week(week),
         "quotes": _quotes(week),
