@@ -314,6 +314,13 @@ class ImportForm(forms.Form):
         help_text="For rows that name no touchpoint (Delighted exports never do).",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:  # one active touchpoint: the only sensible default
+            active = list(Touchpoint.objects.filter(active=True).order_by("pk")[:2])
+            if len(active) == 1:
+                self.initial.setdefault("default_touchpoint", active[0])
+
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > imports.MAX_UPLOAD_BYTES:
@@ -338,7 +345,7 @@ def import_new(request):
                 created_by=request.user,
             )
         except imports.ImportFileError as error:
-            form.add_error("file", str(error))
+            form.add_error(error.field, str(error))
         else:
             return redirect("surveys:import-detail", pk=response_import.pk)
     return render(
