@@ -256,6 +256,27 @@ def colleagues_by_username(username: str, *, exclude_user):
     )
 
 
+def praise_named_colleague(response_id: int | None, *, exclude_user):
+    """The one active colleague the customer-shout-out suggestions of this praise name
+    (not dismissed), for "Thank a colleague for this"; None when none, or several (the
+    sender then searches), or only the sender themselves."""
+    if response_id is None:
+        return None
+    named = list(
+        User.objects.filter(is_active=True, pk__in=_shoutout_candidates(response_id))
+        .exclude(pk=exclude_user.pk)
+        .distinct()[:2]
+    )
+    return named[0] if len(named) == 1 else None
+
+
+def _shoutout_candidates(response_id: int):
+    return ShoutOut.candidates.through.objects.filter(
+        shoutout__response_id=response_id,
+        shoutout__status__in=[ShoutOut.Status.PENDING, ShoutOut.Status.PUBLISHED],
+    ).values("user_id")
+
+
 def active_values():
     return Value.objects.filter(active=True)
 

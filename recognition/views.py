@@ -55,6 +55,10 @@ def send(request):
     recipient = None
     if request.GET.get("to"):
         recipient = selectors.colleagues_by_username(request.GET["to"], exclude_user=request.user)
+    elif request.GET.get("response"):  # the praise names a colleague: them
+        recipient = selectors.praise_named_colleague(
+            _int(request.GET["response"]), exclude_user=request.user
+        )
     form = PostcardForm(
         request.POST if request.method == "POST" else None,
         initial={

@@ -349,3 +349,25 @@ def test_erasing_the_customer_removes_their_words_from_postcards_and_pending_sho
     client.force_login(sarah)
     feed = client.get("/champions/").content.decode()
     assert "brilliant" not in feed and "erased at the customer" in feed
+
+
+def test_thanking_a_colleague_for_praise_that_names_them_has_them_chosen(
+    client, promoter, staff, team_a, lead_a, employee
+):
+    sarah = staff("sarah", "Sarah", "Lopez", team_a)
+    response = promoter("Sarah Lopez on the phone was brilliant!")
+    client.force_login(employee)
+    page = client.get(f"/champions/send/?response={response.pk}")
+    assert page.status_code == 200
+    assert page.context["form"]["recipient"].value() == sarah.pk
+    # Praise naming no one, or two colleagues: the sender chooses.
+    staff("samir", "Samir", "Haddad", team_a)
+    two = promoter("Sarah Lopez and Samir Haddad were both great")
+    none = promoter("Quick and friendly, thank you")
+    for other in (two, none):
+        form = client.get(f"/champions/send/?response={other.pk}").context["form"]
+        assert form["recipient"].value() is None
+    # Sarah thanking a colleague for her own praise is not offered herself.
+    client.force_login(sarah)
+    form = client.get(f"/champions/send/?response={response.pk}").context["form"]
+    assert form["recipient"].value() is None
