@@ -130,6 +130,7 @@ class FollowUpCase(models.Model):
     objects = CaseQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "follow-up case"
         ordering = ["due_at"]
         constraints = [
             models.CheckConstraint(

@@ -242,6 +242,7 @@ class ShoutOut(models.Model):
     )
 
     class Meta:
+        verbose_name = "customer shout-out"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(

@@ -23,3 +23,9 @@ def test_every_organisation_model_in_the_admin_index_has_a_proper_plural(admin_c
         "Webhook deliveries",
     ):
         assert f">{name}</a>" in section, name
+
+
+def test_cases_and_shout_outs_are_named_as_the_product_names_them(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    assert ">Follow-up cases</a>" in html and "Follow up cases" not in html
+    assert ">Customer shout-outs</a>" in html and ">Shout outs<" not in html
