@@ -17,9 +17,6 @@
 from __future__ import annotations
 
 import codecs
-import json
-import math
-import re
 import time
 
 from django.conf import settings
@@ -28,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, pagination, parsers, permissions, serializers, throttling
 from rest_framework.settings import api_settings
 
-from cxhub import addresses, caching, roles
+from cxhub import addresses, caching, jsontext, roles
 from cxhub.models import ApiKey
 
 # --- errors ----------------------------------------------------------------------------
@@ -104,65 +101,18 @@ ERROR_EXAMPLE = {"status": 400, "message": "Validation failed: score.", "errors"
 
 # --- parsing ---------------------------------------------------------------------------
 
-MAX_JSON_DEPTH = 32
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text[:40]}")
-    return value
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _check_json(data) -> None:
-    """Nesting at most MAX_JSON_DEPTH deep, and strings that are valid Unicode."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise exceptions.ParseError(
-                    "JSON parse error - a string holds a lone surrogate (such as \\ud800),"
-                    " which is not valid Unicode."
-                ) from None
-        elif isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise exceptions.ParseError(
-                    f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
-                )
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                stack.append((key, depth))
-                stack.append((item, depth + 1))
-
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, also refusing with a 400 what would otherwise fail later as a
-    500: numbers beyond float range (1e400 is infinity, which neither PostgreSQL's jsonb
-    nor the renderer takes), strings holding a lone surrogate (\\ud800: not storable as
-    UTF-8) and nesting deeper than MAX_JSON_DEPTH (Python's recursion limit)."""
+    500 (cxhub.jsontext): numbers beyond float range, NaN and Infinity, strings holding
+    a lone surrogate and nesting deeper than jsontext.MAX_DEPTH."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            text = codecs.getreader(encoding)(stream).read()
-            data = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
-        except RecursionError:
-            raise exceptions.ParseError(
-                f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
-            ) from None
-        except ValueError as exc:  # also UnicodeDecodeError
+            return jsontext.loads(codecs.getreader(encoding)(stream).read())
+        except ValueError as exc:  # also UnicodeDecodeError and jsontext.Unstorable
             raise exceptions.ParseError(f"JSON parse error - {exc}") from None
-        if text.count("{") + text.count("[") > MAX_JSON_DEPTH or _SURROGATE_ESCAPE.search(text):
-            _check_json(data)
-        return data
 
 
 # --- permissions (design §6) ------------------------------------------------------------

@@ -56,7 +56,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -68,7 +67,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 
-from cxhub import roles
+from cxhub import jsontext, roles
 from cxhub.fastinsert import copy_text
 from cxhub.queue import enqueue_on_commit, publish
 from cxhub.spreadsheet import unsafe_cell
@@ -256,57 +255,18 @@ def parse_moment(text: str, zone, now: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise RowError(f"properties: the number {text[:40]} is too large to store")
-    return value
-
-
-def _no_constant(name: str):
-    raise RowError(f"properties: {name} is not a JSON number")
-
-
 def parse_properties(raw: str) -> dict:
-    """A properties cell as a JSON object PostgreSQL's jsonb can store, or RowError.
-
-    Python's json takes more than jsonb does, and one value jsonb refuses would fail
-    the whole batch's COPY: NaN and Infinity, numbers beyond float range (1e999 is
-    infinity), and strings or keys holding a NUL character or a lone surrogate
-    (\\u0000, \\ud800). The upload holds neither raw, so only a \\u escape makes one.
-    """
+    """A properties cell as a JSON object PostgreSQL's jsonb can store, or RowError:
+    one value jsonb refuses would fail the whole batch's COPY (cxhub.jsontext)."""
     try:
-        properties = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
-    except RowError:
-        raise
-    except (ValueError, RecursionError):
+        properties = jsontext.loads(raw, refuse_nul=True)
+    except jsontext.Unstorable as exc:
+        raise RowError(f"properties: {exc}") from None
+    except ValueError:
         properties = None
     if not isinstance(properties, dict):
         raise RowError("properties: not a JSON object")
-    if "\\u" in raw:
-        _check_strings(properties)
     return properties
-
-
-def _check_strings(data) -> None:
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, str):
-            if "\x00" in value:
-                raise RowError("properties: a text holds a NUL character (\\u0000)")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise RowError(
-                    "properties: a text holds a lone surrogate (such as \\ud800),"
-                    " which is not valid Unicode"
-                ) from None
 
 
 @dataclass(slots=True)

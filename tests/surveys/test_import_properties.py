@@ -20,7 +20,8 @@ BAD_PROPERTIES = {
     "Infinity": ('{"a": {"b": Infinity}}', "Infinity is not a JSON number"),
     "-Infinity": ('{"a": -Infinity}', "-Infinity is not a JSON number"),
     "not an object": ("[1, 2]", "not a JSON object"),
-    "too deep": ("[" * 100_000 + "]" * 100_000, "not a JSON object"),
+    "too deep": ("[" * 100_000 + "]" * 100_000, "nested deeper than 32 levels"),
+    "33 deep": ('{"a": ' + "[" * 32 + "]" * 32 + "}", "nested deeper than 32 levels"),
 }
 
 
