@@ -13,7 +13,7 @@ from cxhub.models import Membership, Team
 from feedback import selectors as feedback_selectors
 from feedback.models import FollowUpCase, ImprovementAction, RootCause
 from recognition.models import Postcard
-from surveys import nps
+from surveys import nps, privacy
 from surveys import selectors as survey_selectors
 from surveys.models import Response, Touchpoint
 from surveys.privacy import shown_comment
@@ -81,9 +81,7 @@ def score_rows(period: Period) -> list[ScoreRow]:
 
 
 def postcards_per_team(period: Period) -> dict[int, int]:
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(period.start, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(period.end, dt.time.min, tzinfo=tz)
+    start, end = period.bounds()
     rows = (
         Postcard.objects.visible()
         .filter(created_at__gte=start, created_at__lt=end, recipient__memberships__isnull=False)
@@ -145,9 +143,7 @@ def digest_recipients():
 
 
 def _quotes(week: Period) -> list[dict]:
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(week.start, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(week.end, dt.time.min, tzinfo=tz)
+    start, end = week.bounds()
     base = (
         Response.objects.filter(created_at__gte=start, created_at__lt=end)
         .exclude(comment="")
@@ -164,7 +160,7 @@ def _quotes(week: Period) -> list[dict]:
             # The digest goes to the top team: no contact details (design §6).
             "comment": shown_comment(r, contact_details=False)[:300],
             "touchpoint": r.touchpoint.name,
-            "customer": r.person.first_name_and_initial if r.person else "A customer",
+            "customer": r.person.first_name_and_initial if r.person else privacy.NO_NAME,
         }
         for kind, qs in picks
         for r in qs
@@ -172,9 +168,7 @@ def _quotes(week: Period) -> list[dict]:
 
 
 def champions_of_the_week(week: Period, limit: int = 3):
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(week.start, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(week.end, dt.time.min, tzinfo=tz)
+    start, end = week.bounds()
     rows = (
         Postcard.objects.visible()
         .filter(created_at__gte=start, created_at__lt=end)
@@ -186,20 +180,11 @@ def champions_of_the_week(week: Period, limit: int = 3):
     return [{"user": users[r["recipient"]], "count": r["n"]} for r in rows]
 
 
-def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
-    """The period's first and end instants in the current time zone."""
-    tz = timezone.get_current_timezone()
-    return (
-        dt.datetime.combine(period.start, dt.time.min, tzinfo=tz),
-        dt.datetime.combine(period.end, dt.time.min, tzinfo=tz),
-    )
-
-
 def recovered_in(week: Period, *, team_id: int | None = None, limit: int = 10) -> dict:
     """Cases marked recovered in the week (their customer later scored 9–10): how many
     customers and cases, and the `limit` most recent cases (a team lead's list; none
     for the organisation's figure, whose readers see no cases, design §6)."""
-    start, end = _bounds(week)
+    start, end = week.bounds()
     cases = FollowUpCase.objects.filter(recovered_at__gte=start, recovered_at__lt=end)
     if team_id is not None:
         cases = cases.filter(team_id=team_id)
@@ -219,7 +204,7 @@ def top_root_causes_closed_in(week: Period, *, team_id: int | None = None, limit
     counts, and how many cases were closed. Unlike feedback's root_cause_pareto (cases
     opened in a period, most of them not diagnosed yet) this counts what the week's
     closed cases found."""
-    start, end = _bounds(week)
+    start, end = week.bounds()
     closed = FollowUpCase.objects.filter(closed_at__gte=start, closed_at__lt=end)
     in_week = Q(cases__closed_at__gte=start, cases__closed_at__lt=end)
     if team_id is not None:

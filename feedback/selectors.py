@@ -428,9 +428,7 @@ def loop_health(
     - recovery: resolved cases whose customer later scored 9–10, out of resolved cases.
     """
     now = now or timezone.now()
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(period.start, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(period.end, dt.time.min, tzinfo=tz)
+    start, end = period.bounds()
     scope = FollowUpCase.objects.all()
     if touchpoint_id is not None:
         scope = scope.filter(touchpoint_id=touchpoint_id)
@@ -483,9 +481,7 @@ def _median_hours_to_contact(contacted) -> float | None:
 
 def root_cause_pareto(*, period: Period, touchpoint_id: int | None = None) -> list[dict]:
     """Root causes by the number of detractor cases they drove, with the cumulative share."""
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(period.start, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(period.end, dt.time.min, tzinfo=tz)
+    start, end = period.bounds()
     case_filter = Q(cases__created_at__gte=start, cases__created_at__lt=end)
     if touchpoint_id is not None:
         case_filter &= Q(cases__touchpoint_id=touchpoint_id)

@@ -33,6 +33,14 @@ class Period:
     def previous(self) -> Period:
         return Period(self.start - (self.end - self.start), self.start)
 
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The instants the period starts and ends at, in the current time zone."""
+        tz = timezone.get_current_timezone()
+        return (
+            dt.datetime.combine(self.start, dt.time.min, tzinfo=tz),
+            dt.datetime.combine(self.end, dt.time.min, tzinfo=tz),
+        )
+
 
 @dataclass
 class TouchpointSummary:
