@@ -125,6 +125,9 @@ def case_claim_next(request):
     return redirect("feedback:case-detail", pk=case_id)
 
 
+_CASE_FORMS = ("attempt_form", "close_form", "reassign_form", "note_form")
+
+
 def _case_page(request, case, status=200, **forms):
     root_causes = selectors.root_causes_for(case.response.touchpoint)
     context = {
@@ -139,6 +142,11 @@ def _case_page(request, case, status=200, **forms):
         "note_form": forms.get("note_form") or NoteForm(),
         "can_reassign": selectors.can_reassign(request.user, case),
         "error": forms.get("error"),
+        # Which form the error is about: it is said there too (the form the browser
+        # scrolls back to, its action's #fragment), not only at the top of a long page.
+        "error_for": next(
+            (name.removesuffix("_form") for name in _CASE_FORMS if name in forms), None
+        ),
     }
     if context["can_reassign"] and case.is_open:
         context["reassign_form"] = forms.get("reassign_form") or ReassignForm(

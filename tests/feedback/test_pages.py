@@ -283,6 +283,24 @@ def test_an_attempt_logged_without_choosing_its_outcome_is_refused(client, case,
     assert case.attempts.count() == 0 and case.first_contact_at is None
 
 
+def test_a_refused_close_says_why_in_the_closing_form_the_page_returns_to(client, case, manager_a):
+    """On a phone the case page is long: the error is also said in the form it is
+    about, which the browser scrolls back to (the form's action ends in #close)."""
+    client.force_login(manager_a)
+    page = client.post(
+        f"/cases/{case.pk}/close/", {"outcome": "resolved", "resolution": "Refund sent"}
+    )
+    assert page.status_code == 400
+    html = page.content.decode()
+    form = html[html.index('<form method="post" action="/cases/') :]
+    form = form[form.index(f'action="/cases/{case.pk}/close/#close" id="close"') :]
+    form = form[: form.index("</form>")]
+    assert "give a root cause" in form
+    assert "Refund sent</textarea>" in form  # what was typed is kept
+    attempt = html[html.index('id="attempt"') :]
+    assert "give a root cause" not in attempt[: attempt.index("</form>")]
+
+
 def test_notes_are_escaped_on_the_timeline(client, case, manager_a):
     client.force_login(manager_a)
     client.post(f"/cases/{case.pk}/notes/", {"text": "<img src=x onerror=alert(1)>"})
