@@ -362,8 +362,14 @@ def test_a_lead_publishes_an_action_every_employee_sees_on_the_dashboard(
     assert page.status_code == 302
     assert ImprovementAction.objects.get().published_at is not None
     client.force_login(employee)
-    assert b"Call-back within 2 hours" in client.get("/").content
-    assert b"Call-back within 2 hours" in client.get("/cases/actions/").content
+    home = client.get("/").content.decode()
+    assert "Call-back within 2 hours" in home
+    assert f"Owner: {team_a.name} · Touchpoint: {touchpoint.name}" in home
+    actions = client.get("/cases/actions/").content.decode()
+    assert "Call-back within 2 hours" in actions
+    # Team, touchpoint and root causes are each labelled, not run together.
+    assert f"Owner: {team_a.name} · Touchpoint: {touchpoint.name} · Root cause: " in actions
+    assert f'<span class="badge">{root_cause.name}</span>' in actions
 
 
 def test_drafts_are_hidden_from_employees(client, lead_a, employee, team_a):
