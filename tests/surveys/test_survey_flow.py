@@ -118,6 +118,24 @@ def test_landing_page_shows_the_previous_answer(customer_client, invited):
     assert b"You answered before" in page.content
 
 
+def test_the_landing_page_says_the_chosen_score_is_not_sent_yet(customer_client, invited):
+    """A score tapped in the email only chooses it (mail scanners open every link):
+    the page says the answer still needs its tap on Send, in the customer's language."""
+    page = customer_client.get(f"/r/{invited.token}/?score=3").content.decode()
+    assert "Your score is not sent yet" in page
+    assert (
+        "Your score is not sent yet"
+        not in customer_client.get(f"/r/{invited.token}/").content.decode()
+    )
+    customer_client.post(f"/r/{invited.token}/", {"score": "3", "comment": ""})
+    again = customer_client.get(f"/r/{invited.token}/?score=9").content.decode()
+    assert "not sent yet" not in again
+    assert "check that your comment still says what you mean" in again
+    invited.locale = "fr"
+    invited.save()
+    assert "Vous avez déjà répondu" in customer_client.get(f"/r/{invited.token}/").content.decode()
+
+
 def test_public_link_takes_anonymous_responses(
     customer_client, touchpoint, django_capture_on_commit_callbacks
 ):
