@@ -220,11 +220,17 @@ def _mark_recovered_by(response: Response) -> None:
 def _case_reopen(case: FollowUpCase, response: Response, changed: str) -> None:
     """A closed case whose customer answered again as a detractor: open again, with the
     deadline counted from now (not overdue at once) and escalation possible again; the
-    manager who had it keeps it and is emailed (cases with no active manager go back to
-    the team's queue and its automatic assignment)."""
+    manager who had it keeps it and is emailed (a case whose manager is no longer one
+    of the team's goes back to the team's queue and its automatic assignment)."""
     from feedback import tasks
 
-    assignee = case.assignee if case.assignee_id and case.assignee.is_active else None
+    # Still a manager of the case's team (not only an active account): one who moved
+    # to another team, or left the company, hands the case back to the team's queue.
+    assignee = (
+        case.assignee
+        if case.assignee_id and team_managers(case.team_id).filter(pk=case.assignee_id).exists()
+        else None
+    )
     case.assignee = assignee
     case.status = FollowUpCase.Status.ASSIGNED if assignee else FollowUpCase.Status.NEW
     case.outcome = ""

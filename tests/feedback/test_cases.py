@@ -219,3 +219,16 @@ def feedback_services_priority(score):
     from feedback import services as feedback_services
 
     return feedback_services.priority_for(score)
+
+
+def test_a_reopened_case_whose_manager_moved_to_another_team_goes_back_to_the_team(
+    record, touchpoint, invitation, resolved, manager_a, team_b, mailoutbox
+):
+    from cxhub.models import Membership
+
+    Membership.objects.filter(user=manager_a).update(team=team_b)
+    record(touchpoint, 2, invitation=invitation, comment="Still double-charged.")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    assert case.is_open and case.assignee is None
+    assert case.status == FollowUpCase.Status.NEW
+    assert manager_a.email not in [to for m in mailoutbox for to in m.to]
