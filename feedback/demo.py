@@ -183,6 +183,7 @@ def _plan_work(case, plan, rng, now, causes, age) -> None:
             ("attempt", None, at, "Phone: Reached the customer. Listened and agreed next steps.")
         )
         case.first_contact_at = at
+        case.reached_in_time = at <= case.due_at
     if age <= dt.timedelta(days=7):
         return
     closed = at + dt.timedelta(hours=rng.randrange(1, 48))

@@ -56,7 +56,14 @@ class CaseQuerySet(models.QuerySet):
         return self.select_related("response__touchpoint", "response__person", "assignee", "team")
 
 
-HEALTH_COLUMNS = ["first_contact_at", "due_at", "outcome", "recovered_at", "team"]
+HEALTH_COLUMNS = [
+    "first_contact_at",
+    "due_at",
+    "outcome",
+    "recovered_at",
+    "team",
+    "reached_in_time",
+]
 
 
 class FollowUpCase(models.Model):
@@ -107,6 +114,9 @@ class FollowUpCase(models.Model):
     first_contact_at = models.DateTimeField(
         null=True, blank=True, help_text="When someone first spoke with the customer."
     )
+    # Decided at the first contact, against the deadline the case had then: a reopened
+    # case gets a new deadline, and must not turn a late first call into one in time.
+    reached_in_time = models.BooleanField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     # The emails owed for this case, kept until sent so that a lost task message is

@@ -441,7 +441,7 @@ def loop_health(
     counts = in_period.aggregate(
         cases=Count(n),
         due_or_contacted=Count(n, filter=Q(first_contact_at__isnull=False) | Q(due_at__lt=now)),
-        contacted_in_time=Count(n, filter=Q(first_contact_at__lte=F("due_at"))),
+        contacted_in_time=Count(n, filter=Q(reached_in_time=True)),
         resolved=Count(n, filter=Q(outcome=FollowUpCase.Outcome.RESOLVED)),
         recovered=Count(
             n, filter=Q(outcome=FollowUpCase.Outcome.RESOLVED, recovered_at__isnull=False)

@@ -224,12 +224,10 @@ def _case_reopen(case: FollowUpCase, response: Response, changed: str) -> None:
     of the team's goes back to the team's queue and its automatic assignment)."""
     from feedback import tasks
 
-    # Still a manager of the case's team (not only an active account): one who moved
-    # to another team, or left the company, hands the case back to the team's queue.
+    # Still one of the team's managers or its lead (whom case_reassign may give it to),
+    # not only an active account: one who moved team or left hands it back to the queue.
     assignee = (
-        case.assignee
-        if case.assignee_id and team_managers(case.team_id).filter(pk=case.assignee_id).exists()
-        else None
+        case.assignee if case.assignee_id and _works_team(case.assignee, case.team_id) else None
     )
     case.assignee = assignee
     case.status = FollowUpCase.Status.ASSIGNED if assignee else FollowUpCase.Status.NEW
@@ -238,6 +236,9 @@ def _case_reopen(case: FollowUpCase, response: Response, changed: str) -> None:
     case.priority = priority_for(response.score)
     case.due_at = due_at_for(response.touchpoint, timezone.now())
     case.escalated_at = case.escalation_notified_at = None
+    # Recovered no more: the customer is a detractor again. (first_contact_at and
+    # reached_in_time stay: they tell how the first call went.)
+    case.recovered_at = None
     case.assignee_to_notify = assignee is not None
     case.assignee_notify_claimed_at = None
     case.save(
@@ -250,6 +251,7 @@ def _case_reopen(case: FollowUpCase, response: Response, changed: str) -> None:
             "due_at",
             "escalated_at",
             "escalation_notified_at",
+            "recovered_at",
             "assignee_to_notify",
             "assignee_notify_claimed_at",
         ]
@@ -263,6 +265,13 @@ def _case_reopen(case: FollowUpCase, response: Response, changed: str) -> None:
         enqueue_on_commit(tasks.case_notify_assignee, case.pk, assignee.pk)
     else:
         _assign_after_commit({case.team_id})
+
+
+def _works_team(user, team_id) -> bool:
+    """An active manager of the team, or its lead (the people a case may be given to)."""
+    return team_managers(team_id).filter(pk=user.pk).exists() or (
+        user.is_active and team_id in roles.team_ids_with_role(user, Membership.Role.LEAD)
+    )
 
 
 def _case_customer_no_longer_detractor(case, response, changed: str) -> None:
@@ -487,9 +496,7 @@ def case_reassign(*, case: FollowUpCase, assignee, by) -> FollowUpCase:
             or case.team_id in roles.team_ids_with_role(by, Membership.Role.LEAD)
         ):
             raise CaseError("Only the team lead or a CX admin can reassign a case.")
-        if not team_managers(case.team_id).filter(
-            pk=assignee.pk
-        ).exists() and case.team_id not in roles.team_ids_with_role(assignee, Membership.Role.LEAD):
+        if not _works_team(assignee, case.team_id):
             raise CaseError(f"{_name(assignee)} is not a manager of this team.")
         if case.assignee_id == assignee.pk:
             raise CaseError(f"The case is already assigned to {_name(assignee)}.")
@@ -539,7 +546,8 @@ def contact_attempt_log(
         case.status = FollowUpCase.Status.IN_PROGRESS
         if outcome == ContactAttempt.Outcome.REACHED and case.first_contact_at is None:
             case.first_contact_at = now
-            fields.append("first_contact_at")
+            case.reached_in_time = now <= case.due_at
+            fields += ["first_contact_at", "reached_in_time"]
         case.save(update_fields=fields)
         text = f"{attempt.get_channel_display()}: {attempt.get_outcome_display()}."
         _event(case, CaseEvent.Kind.ATTEMPT, f"{text} {attempt.notes}".strip(), actor=by, at=now)

@@ -232,3 +232,56 @@ def test_a_reopened_case_whose_manager_moved_to_another_team_goes_back_to_the_te
     assert case.is_open and case.assignee is None
     assert case.status == FollowUpCase.Status.NEW
     assert manager_a.email not in [to for m in mailoutbox for to in m.to]
+
+
+def test_a_reopened_case_is_recovered_no_more_and_keeps_how_its_first_call_went(
+    record, touchpoint, invitation, resolved, manager_a
+):
+    from feedback import selectors as feedback_selectors
+    from surveys.selectors import Period
+
+    # The first call came after the deadline; the customer later scored 10 elsewhere.
+    FollowUpCase.objects.filter(pk=resolved.pk).update(
+        reached_in_time=False, recovered_at=timezone.now()
+    )
+    period = Period(
+        resolved.created_at.date() - dt.timedelta(days=1),
+        timezone.localdate() + dt.timedelta(days=2),
+    )
+    assert feedback_selectors.loop_health(period=period).contacted_in_time == 0
+    record(touchpoint, 1, invitation=invitation, comment="Worse than ever.")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    assert case.is_open and case.recovered_at is None
+    assert case.first_contact_at is not None and case.reached_in_time is False
+    # A new deadline from now must not turn that late call into one in time.
+    assert case.due_at > case.first_contact_at
+    assert feedback_selectors.loop_health(period=period).contacted_in_time == 0
+
+
+def test_the_first_contact_is_in_time_by_the_deadline_the_case_had_then(
+    record, touchpoint, manager_a, time_machine
+):
+    from feedback import services as feedback_services
+
+    case = record(touchpoint, 2).case
+    time_machine.move_to(case.due_at + dt.timedelta(hours=1))
+    feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="no_answer")
+    feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="reached")
+    case.refresh_from_db()
+    assert case.reached_in_time is False
+    early = record(touchpoint, 3).case
+    feedback_services.contact_attempt_log(case=early, by=manager_a, outcome="reached")
+    early.refresh_from_db()
+    assert early.reached_in_time is True
+
+
+def test_a_reopened_case_the_team_lead_had_taken_stays_with_the_lead(
+    record, touchpoint, invitation, resolved, lead_a, mailoutbox
+):
+    FollowUpCase.objects.filter(pk=resolved.pk).update(assignee=lead_a)
+    lead_a.email = "leo@staff.example.com"
+    lead_a.save()
+    record(touchpoint, 0, invitation=invitation, comment="Again!")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    assert case.assignee == lead_a
+    assert [m.to for m in mailoutbox] == [["leo@staff.example.com"]]
