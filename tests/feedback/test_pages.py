@@ -157,8 +157,10 @@ def test_a_lead_reads_every_overdue_and_escalated_case_page_by_page(
     assert client.get("/cases/?show=overdue").context["listing"].paginator.count == 1
     client.force_login(lead_a)
     assert client.get("/cases/?show=overdue&page=99").context["listing"].number == 2
-    empty = client.get("/cases/?show=unassigned")
-    assert "No unassigned cases. Every detractor has an owner." in empty.content.decode()
+    # An empty list says so (and is not the queue's sections instead).
+    FollowUpCase.objects.update(escalated_at=None)
+    empty = client.get("/cases/?show=escalated").content.decode()
+    assert "No escalated cases." in empty and "My cases" not in empty
 
 
 def test_queue_lists_my_cases_overdue_first_and_counts(
