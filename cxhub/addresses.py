@@ -27,7 +27,18 @@ def client_address(request) -> str:
         return remote
     # The last `proxies` entries were written by our proxies; the first of them holds
     # the address the outermost one saw (anything before it the client may have sent).
-    return forwarded[-min(proxies, len(forwarded))]
+    return _without_port(forwarded[-min(proxies, len(forwarded))])
+
+
+def _without_port(entry: str) -> str:
+    """Some load balancers write the client's port too: 203.0.113.7:4000 or
+    [2001:db8::1]:443 are that address (a new port must not be a new client)."""
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    host, colon, port = entry.rpartition(":")
+    if colon and "." in host and ":" not in host and port.isdigit():
+        return host
+    return entry
 
 
 def client_network(request) -> str:
