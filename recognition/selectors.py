@@ -260,7 +260,7 @@ def praise_named_colleague(response_id: int | None, *, exclude_user):
     """The one active colleague the customer-shout-out suggestions of this praise name
     (not dismissed), for "Thank a colleague for this"; None when none, or several (the
     sender then searches), or only the sender themselves."""
-    if response_id is None:
+    if praise_response(response_id) is None:  # not (or no longer) praise on the wall
         return None
     named = list(
         User.objects.filter(is_active=True, pk__in=_shoutout_candidates(response_id))

@@ -367,6 +367,11 @@ def test_thanking_a_colleague_for_praise_that_names_them_has_them_chosen(
     for other in (two, none):
         form = client.get(f"/champions/send/?response={other.pk}").context["form"]
         assert form["recipient"].value() is None
+    # A praise that is no longer one (the customer changed it to a 2) names no one.
+    survey_services.response_update(response=response, score=2, comment="Sarah was rude")
+    form = client.get(f"/champions/send/?response={response.pk}").context["form"]
+    assert form["recipient"].value() is None
+    survey_services.response_update(response=response, score=10, comment=response.comment)
     # Sarah thanking a colleague for her own praise is not offered herself.
     client.force_login(sarah)
     form = client.get(f"/champions/send/?response={response.pk}").context["form"]
