@@ -11,6 +11,7 @@ from django.utils import timezone
 from cxhub import roles
 from cxhub.models import Membership, Team
 from feedback import selectors as feedback_selectors
+from feedback import services as feedback_services
 from feedback.models import FollowUpCase, ImprovementAction, RootCause
 from recognition.models import Postcard
 from surveys import nps, privacy
@@ -188,9 +189,15 @@ def recovered_in(week: Period, *, team_id: int | None = None, limit: int = 10) -
     cases = FollowUpCase.objects.filter(recovered_at__gte=start, recovered_at__lt=end)
     if team_id is not None:
         cases = cases.filter(team_id=team_id)
-    counts = cases.aggregate(customers=Count("response__person", distinct=True), total=Count("pk"))
+    counts = cases.aggregate(
+        people=Count("response__person", distinct=True),
+        # A customer erased since: their case no longer names them, but still counts.
+        erased=Count("pk", filter=Q(response__person__isnull=True)),
+        total=Count("pk"),
+    )
     return {
-        **counts,
+        "customers": counts["people"] + counts["erased"],
+        "total": counts["total"],
         "cases": list(
             cases.select_related("response__touchpoint", "assignee").order_by(
                 "-recovered_at", "-pk"
@@ -205,8 +212,16 @@ def top_root_causes_closed_in(week: Period, *, team_id: int | None = None, limit
     opened in a period, most of them not diagnosed yet) this counts what the week's
     closed cases found."""
     start, end = week.bounds()
-    closed = FollowUpCase.objects.filter(closed_at__gte=start, closed_at__lt=end)
-    in_week = Q(cases__closed_at__gte=start, cases__closed_at__lt=end)
+    # Follow-up work only: not the cases that closed themselves (the customer changed
+    # their score before any call) nor the history an import closed on arrival.
+    not_work = Q(outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR) | Q(
+        resolution=feedback_services.IMPORTED_HISTORY
+    )
+    closed = FollowUpCase.objects.filter(closed_at__gte=start, closed_at__lt=end).exclude(not_work)
+    in_week = Q(cases__closed_at__gte=start, cases__closed_at__lt=end) & ~Q(
+        cases__outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR
+    )
+    in_week &= ~Q(cases__resolution=feedback_services.IMPORTED_HISTORY)
     if team_id is not None:
         closed = closed.filter(team_id=team_id)
         in_week &= Q(cases__team_id=team_id)

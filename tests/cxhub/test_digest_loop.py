@@ -186,3 +186,33 @@ def test_a_lead_digest_lists_ten_recovered_cases_and_says_how_many_more(lead_a, 
     assert "- recovered: 12 customers (the 10 most recent of 12 cases below)\n" in team
     assert team.count("  * case #") == 10
     assert "(the 10 most recent of 12 cases below)" in html
+
+
+def test_a_recovered_customer_erased_since_still_counts(executive, touchpoint):
+    person = PersonFactory()
+    closed_case(
+        touchpoint, closed_at=IN_WEEK, causes=["Long wait"], recovered_at=IN_WEEK, person=person
+    )
+    survey_services.person_erase(person=person)
+    text, html = digest(executive)
+    assert "1 customer with a follow-up case later scored 9–10" in text
+    assert "No customer recovered this week" not in html
+
+
+def test_cases_that_closed_themselves_or_arrived_closed_by_an_import_are_not_follow_up_work(
+    executive, touchpoint
+):
+    from feedback import services as feedback_services
+
+    closed_case(touchpoint, closed_at=IN_WEEK, causes=["Long wait"])
+    itself = closed_case(touchpoint, closed_at=IN_WEEK, causes=["Long wait"])
+    imported = closed_case(touchpoint, closed_at=IN_WEEK, causes=["Long wait"])
+    FollowUpCase.objects.filter(pk=itself.pk).update(
+        outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR
+    )
+    FollowUpCase.objects.filter(pk=imported.pk).update(
+        outcome=FollowUpCase.Outcome.UNREACHABLE, resolution=feedback_services.IMPORTED_HISTORY
+    )
+    found = selectors.top_root_causes_closed_in(selectors.digest_week())
+    assert found["closed"] == 1
+    assert found["rows"] == [{"name": "Long wait", "n": 1}]
