@@ -69,9 +69,11 @@ def respond(request, token):
                 return redirect("surveys:respond-thanks", token=token)
             form = ResponseForm(request.POST)
             form.is_valid()  # only to show what is wrong
-            status = 400
+            status, unsent = 400, False
         else:
             score = _initial_score(request)
+            # A score chosen in the email that is not the one recorded: not sent yet.
+            unsent = score is not None and (existing is None or existing.score != score)
             if score is None and existing is not None:
                 score = existing.score
             form = ResponseForm(
@@ -87,6 +89,7 @@ def respond(request, token):
                 "question": invitation.touchpoint.customer_question(),
                 "selected": _selected(form),
                 "answered_before": existing is not None,
+                "unsent": unsent,
                 "scale": range(11),
                 "unsubscribe_token": token,
             },
@@ -183,6 +186,7 @@ def public(request, slug):
             "question": touchpoint.customer_question(),
             "selected": _selected(form),
             "scale": range(11),
+            "unsent": not form.is_bound and _selected(form) is not None,
             "busy": busy,
         },
         status=status,

@@ -128,9 +128,12 @@ def test_the_landing_page_says_the_chosen_score_is_not_sent_yet(customer_client,
         not in customer_client.get(f"/r/{invited.token}/").content.decode()
     )
     customer_client.post(f"/r/{invited.token}/", {"score": "3", "comment": ""})
+    # Coming back from another score link of the email: the new score is not sent yet.
     again = customer_client.get(f"/r/{invited.token}/?score=9").content.decode()
-    assert "not sent yet" not in again
+    assert "Your score is not sent yet" in again
     assert "check that your comment still says what you mean" in again
+    same = customer_client.get(f"/r/{invited.token}/?score=3").content.decode()
+    assert "not sent yet" not in same  # the score recorded
     invited.locale = "fr"
     invited.save()
     assert "Vous avez déjà répondu" in customer_client.get(f"/r/{invited.token}/").content.decode()
