@@ -597,8 +597,15 @@ def case_close(
         )
         if not case.is_open:
             raise CaseError("This case is already closed.")
-        if outcome == FollowUpCase.Outcome.UNREACHABLE and not case.attempts.exists():
-            raise CaseError("Log at least one contact attempt before closing as unreachable.")
+        if outcome == FollowUpCase.Outcome.UNREACHABLE and not _attempts_this_round(case).exists():
+            raise CaseError(
+                "Log at least one contact attempt before closing as unreachable"
+                + (
+                    " (since the case reopened)."
+                    if case.events.filter(kind=CaseEvent.Kind.REOPENED).exists()
+                    else "."
+                )
+            )
         _root_causes_check(root_causes, touchpoint=case.response.touchpoint)
         case.status = FollowUpCase.Status.CLOSED
         case.outcome = outcome
@@ -614,6 +621,19 @@ def case_close(
             _resurvey_schedule(case)
         case_closed.send_robust(sender=FollowUpCase, case_id=case.pk)
     return case
+
+
+def _attempts_this_round(case: FollowUpCase):
+    """The attempts since the case last reopened (all of them if it never did): a
+    customer who answered again is to be tried again before "unreachable"."""
+    reopened = (
+        case.events.filter(kind=CaseEvent.Kind.REOPENED)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    attempts = case.attempts.all()
+    return attempts if reopened is None else attempts.filter(at__gte=reopened)
 
 
 def _root_causes_check(root_causes: list[RootCause], *, touchpoint: Touchpoint) -> None:

@@ -285,3 +285,17 @@ def test_a_reopened_case_the_team_lead_had_taken_stays_with_the_lead(
     case = FollowUpCase.objects.get(pk=resolved.pk)
     assert case.assignee == lead_a
     assert [m.to for m in mailoutbox] == [["leo@staff.example.com"]]
+
+
+def test_a_reopened_case_needs_a_new_attempt_before_it_closes_as_unreachable(
+    record, touchpoint, invitation, resolved, manager_a
+):
+    from feedback import services as feedback_services
+
+    record(touchpoint, 0, invitation=invitation, comment="The refund never arrived.")
+    case = FollowUpCase.objects.get(pk=resolved.pk)
+    with pytest.raises(feedback_services.CaseError, match="since the case reopened"):
+        feedback_services.case_close(case=case, by=manager_a, outcome="unreachable")
+    feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="no_answer")
+    closed = feedback_services.case_close(case=case, by=manager_a, outcome="unreachable")
+    assert closed.outcome == FollowUpCase.Outcome.UNREACHABLE
