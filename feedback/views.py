@@ -4,6 +4,8 @@ Each view: login → access helper (404 for what the user may not see) → form 
 service → redirect (or, for htmx, the re-rendered fragment).
 """
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -128,6 +130,19 @@ def case_claim_next(request):
 _CASE_FORMS = ("attempt_form", "close_form", "reassign_form", "note_form")
 
 
+def _post_from_the_case_page(view):
+    """The case page's forms post here; a GET (a refreshed or bookmarked URL left by a
+    refused form) goes back to the case page rather than a bare 405."""
+
+    @functools.wraps(view)
+    def wrapped(request, pk, *args, **kwargs):
+        if request.method == "GET":
+            return redirect("feedback:case-detail", pk=pk)
+        return require_POST(view)(request, pk, *args, **kwargs)
+
+    return wrapped
+
+
 def _case_page(request, case, status=200, **forms):
     root_causes = selectors.root_causes_for(case.response.touchpoint)
     context = {
@@ -162,7 +177,7 @@ def case_detail(request, pk):
 
 
 @login_required
-@require_POST
+@_post_from_the_case_page
 def case_attempt(request, pk):
     case = selectors.case_get_for_user(request.user, pk)
     form = ContactAttemptForm(request.POST)
@@ -179,7 +194,7 @@ def case_attempt(request, pk):
 
 
 @login_required
-@require_POST
+@_post_from_the_case_page
 def case_close(request, pk):
     case = selectors.case_get_for_user(request.user, pk)
     form = CloseForm(request.POST, root_causes=selectors.root_causes_for(case.response.touchpoint))
@@ -202,7 +217,7 @@ def case_close(request, pk):
 
 
 @login_required
-@require_POST
+@_post_from_the_case_page
 def case_note(request, pk):
     case = selectors.case_get_for_user(request.user, pk)
     form = NoteForm(request.POST)
@@ -215,7 +230,7 @@ def case_note(request, pk):
 
 
 @login_required
-@require_POST
+@_post_from_the_case_page
 def case_reassign(request, pk):
     case = selectors.case_get_for_user(request.user, pk)
     if not selectors.can_reassign(request.user, case):

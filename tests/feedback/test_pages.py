@@ -294,13 +294,18 @@ def test_a_refused_close_says_why_in_the_closing_form_the_page_returns_to(client
     )
     assert page.status_code == 400
     html = page.content.decode()
-    form = html[html.index('<form method="post" action="/cases/') :]
-    form = form[form.index(f'action="/cases/{case.pk}/close/#close" id="close"') :]
+    form = html[html.index('<article class="card" id="close">') :]
+    assert f'action="/cases/{case.pk}/close/#close"' in form
     form = form[: form.index("</form>")]
     assert "give a root cause" in form
     assert "Refund sent</textarea>" in form  # what was typed is kept
     attempt = html[html.index('id="attempt"') :]
     assert "give a root cause" not in attempt[: attempt.index("</form>")]
+    # Refreshed or bookmarked later, the URL the refused form left goes back to the case.
+    for action in ("close", "attempts", "notes", "assign"):
+        again = client.get(f"/cases/{case.pk}/{action}/")
+        assert (again.status_code, again["Location"]) == (302, f"/cases/{case.pk}/")
+    assert client.put(f"/cases/{case.pk}/close/").status_code == 405
 
 
 def test_notes_are_escaped_on_the_timeline(client, case, manager_a):
