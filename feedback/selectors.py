@@ -501,8 +501,10 @@ def root_cause_pareto(*, period: Period, touchpoint_id: int | None = None) -> li
 
 
 def published_actions(*, touchpoint_id: int | None = None, limit: int = 6):
-    qs = ImprovementAction.objects.filter(published_at__isnull=False).select_related(
-        "owner_team", "touchpoint"
+    qs = (
+        ImprovementAction.objects.filter(published_at__isnull=False)
+        .select_related("owner_team", "touchpoint")
+        .prefetch_related("root_causes")
     )
     if touchpoint_id is not None:
         qs = qs.filter(touchpoint_id=touchpoint_id)

@@ -26,7 +26,7 @@ from feedback.forms import (
     NoteForm,
     ReassignForm,
 )
-from feedback.models import ImprovementAction
+from feedback.models import ContactAttempt, ImprovementAction
 
 
 def _forbidden(request, message):
@@ -143,6 +143,14 @@ def _post_from_the_case_page(view):
     return wrapped
 
 
+def _likely_channel(person) -> str:
+    """How the manager will most likely try the customer: by phone if they left a
+    number, else by email if they left an address."""
+    if person is not None and not person.phone and person.email:
+        return ContactAttempt.Channel.EMAIL
+    return ContactAttempt.Channel.PHONE
+
+
 def _case_page(request, case, status=200, **forms):
     root_causes = selectors.root_causes_for(case.response.touchpoint)
     context = {
@@ -152,7 +160,8 @@ def _case_page(request, case, status=200, **forms):
         "history": selectors.customer_history(case),
         "timeline": selectors.case_timeline(case),
         "attempts": case.attempts.select_related("by"),
-        "attempt_form": forms.get("attempt_form") or ContactAttemptForm(),
+        "attempt_form": forms.get("attempt_form")
+        or ContactAttemptForm(initial={"channel": _likely_channel(case.response.person)}),
         "close_form": forms.get("close_form") or CloseForm(root_causes=root_causes),
         "note_form": forms.get("note_form") or NoteForm(),
         "can_reassign": selectors.can_reassign(request.user, case),

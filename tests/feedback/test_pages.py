@@ -308,6 +308,17 @@ def test_a_refused_close_says_why_in_the_closing_form_the_page_returns_to(client
     assert client.put(f"/cases/{case.pk}/close/").status_code == 405
 
 
+def test_an_attempt_on_a_customer_who_left_no_phone_starts_on_email(
+    client, record, touchpoint, manager_a, case
+):
+    client.force_login(manager_a)
+    with_phone = client.get(f"/cases/{case.pk}/").context["attempt_form"]
+    assert with_phone["channel"].value() == "phone"
+    no_phone = record(touchpoint, 1, email="nophone@example.net").case
+    form = client.get(f"/cases/{no_phone.pk}/").context["attempt_form"]
+    assert form["channel"].value() == "email"
+
+
 def test_notes_are_escaped_on_the_timeline(client, case, manager_a):
     client.force_login(manager_a)
     client.post(f"/cases/{case.pk}/notes/", {"text": "<img src=x onerror=alert(1)>"})
@@ -371,7 +382,10 @@ def test_a_lead_publishes_an_action_every_employee_sees_on_the_dashboard(
     client.force_login(employee)
     home = client.get("/").content.decode()
     assert "Call-back within 2 hours" in home
-    assert f"Owner: {team_a.name} · Touchpoint: {touchpoint.name}" in home
+    assert (
+        f"Owner: {team_a.name} · Touchpoint: {touchpoint.name} · Root cause: {root_cause.name}"
+        in home
+    )
     actions = client.get("/cases/actions/").content.decode()
     assert "Call-back within 2 hours" in actions
     # Team, touchpoint and root causes are each labelled, not run together.
