@@ -42,6 +42,9 @@ def digest_render(*, user, week=None) -> EmailMultiAlternatives:
     context.update(
         {
             "scorecard_url": settings.SITE_URL + reverse("scorecard"),
+            # A lead's listed cases link to their pages: prefix + pk + "/".
+            "case_url": settings.SITE_URL
+            + reverse("feedback:case-detail", args=[0]).removesuffix("0/"),
             "opt_out_url": settings.SITE_URL + reverse("digest-opt-out"),
         }
     )

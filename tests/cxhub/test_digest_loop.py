@@ -133,8 +133,8 @@ def recoveries(touchpoint, touchpoint_b, manager_a):
 
 def test_the_digest_counts_the_customers_recovered_in_its_week(executive, recoveries):
     text, html = digest(executive)
-    assert "Recovered customers: 2 customers with a follow-up case later scored 9–10.\n" in text
-    assert "<strong>2</strong> customers with a follow-up case later scored 9–10." in html
+    assert "Recovered customers: 2 customers with a follow-up case scored 9–10 this week.\n" in text
+    assert "<strong>2</strong> customers with a follow-up case scored 9–10 this week." in html
     # Executives read aggregates only (design §6): no case, no customer.
     assert f"#{recoveries.pk}" not in text and f"#{recoveries.pk}" not in html
     assert "Rita" not in text and "Rita" not in html
@@ -145,13 +145,15 @@ def test_a_lead_digest_lists_their_team_recovered_cases(lead_a, recoveries):
     team = text.split("Your team, Support:")[1]
     assert "- recovered: 1 customer\n" in team
     assert (
-        f"  * case #{recoveries.pk} (Support call, score 2), recovered 13 Nov, Mia Manager\n"
+        f"  * case #{recoveries.pk} (Support call, score 2), recovered 13 Nov, Mia Manager:"
+        f" http://testserver/cases/{recoveries.pk}/\n"
     ) in team
     assert team.count("  * case #") == 2  # the two cases in the week, not the others
     team_html = html.split("Your team: Support")[1]
     assert "<strong>1 customer recovered</strong>" in team_html
     assert (
-        f"<li>#{recoveries.pk} Support call (score 2), recovered 13 Nov · Mia Manager</li>"
+        f'<li><a href="http://testserver/cases/{recoveries.pk}/" style="color:#2454d6">'
+        f"#{recoveries.pk}</a> Support call (score 2), recovered 13 Nov · Mia Manager</li>"
         in team_html
     )
     assert "Rita" not in text and "Rita" not in html  # case numbers, not customers
@@ -183,9 +185,9 @@ def test_a_lead_digest_lists_ten_recovered_cases_and_says_how_many_more(lead_a, 
         closed_case(touchpoint, closed_at=BEFORE_WEEK, recovered_at=IN_WEEK)
     text, html = digest(lead_a)
     team = text.split("Your team, Support:")[1]
-    assert "- recovered: 12 customers (the 10 most recent of 12 cases below)\n" in team
+    assert "- recovered: 12 customers: the 10 most recent of their 12 cases\n" in team
     assert team.count("  * case #") == 10
-    assert "(the 10 most recent of 12 cases below)" in html
+    assert ": the 10 most recent of their 12 cases" in html
 
 
 def test_a_recovered_customer_erased_since_still_counts(executive, touchpoint):
@@ -195,7 +197,7 @@ def test_a_recovered_customer_erased_since_still_counts(executive, touchpoint):
     )
     survey_services.person_erase(person=person)
     text, html = digest(executive)
-    assert "1 customer with a follow-up case later scored 9–10" in text
+    assert "1 customer with a follow-up case scored 9–10 this week" in text
     assert "No customer recovered this week" not in html
 
 
