@@ -126,7 +126,7 @@ def scorecard_csv(request):
                     c.total,
                     c.nps,
                     c.margin_of_error,
-                    row.touchpoint.nps_target,
+                    row.target,
                     row.vs_target,
                     row.previous.nps,
                     row.change,

@@ -16,7 +16,7 @@ from feedback.models import FollowUpCase, ImprovementAction, RootCause
 from recognition.models import Postcard
 from surveys import nps, privacy
 from surveys import selectors as survey_selectors
-from surveys.models import Response, Touchpoint
+from surveys.models import Response
 from surveys.privacy import shown_comment
 from surveys.selectors import Period
 
@@ -72,13 +72,7 @@ ScoreRow = survey_selectors.TouchpointSummary
 
 
 def score_rows(period: Period) -> list[ScoreRow]:
-    touchpoints = list(Touchpoint.objects.filter(active=True).select_related("owner_team"))
-    current = survey_selectors.counts_by_touchpoint(period)
-    previous = survey_selectors.counts_by_touchpoint(period.previous())
-    return [
-        ScoreRow(tp, current.get(tp.pk, nps.Counts()), previous.get(tp.pk, nps.Counts()))
-        for tp in touchpoints
-    ]
+    return survey_selectors.touchpoint_summaries(period=period)
 
 
 def postcards_per_team(period: Period) -> dict[int, int]:

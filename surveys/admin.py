@@ -14,6 +14,7 @@ from surveys.models import (
     Person,
     Response,
     Suppression,
+    TargetChange,
     Touchpoint,
     translation_languages,
     validate_touchpoint_translations,
@@ -113,9 +114,30 @@ TouchpointAdminForm = type(TouchpointAdminFormBase)(
 )
 
 
+class TargetChangeInline(admin.TabularInline):
+    """The touchpoint's past targets (what past scorecards are judged against): written
+    when the target changes, never edited by hand."""
+
+    model = TargetChange
+    verbose_name_plural = "Target history"
+    fields = readonly_fields = ["applies_from", "nps_target", "changed_by", "changed_at"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):  # whoever may see the touchpoint
+        return request.user.has_perm("surveys.view_touchpoint")
+
+
 @admin.register(Touchpoint)
 class TouchpointAdmin(admin.ModelAdmin):
     form = TouchpointAdminForm
+    inlines = [TargetChangeInline]
     list_display = [
         "name",
         "slug",
@@ -146,6 +168,13 @@ class TouchpointAdmin(admin.ModelAdmin):
             for code, label in translation_languages()
         ],
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "nps_target" in form.changed_data:  # past periods keep the old one
+            services.touchpoint_target_changed(
+                touchpoint=obj, old=form.initial["nps_target"], by=request.user
+            )
 
     @admin.display(description="Translated into")
     def translated_into(self, obj):

@@ -199,6 +199,41 @@ class Person(models.Model):
         return customer_label(self.name)
 
 
+class TargetChange(models.Model):
+    """A touchpoint's NPS target from a local day on: the history that keeps a past
+    period judged against the target it had then, after a CX admin changes it.
+
+    Touchpoint.nps_target is the target now. A touchpoint with no row here has always
+    had it; the first change records the old target too (from the day the touchpoint
+    was created), then the new one from the day of the change (services
+    .touchpoint_target_changed). A period reads the target in force on its last day
+    (selectors.targets_on).
+    """
+
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="targets")
+    nps_target = models.SmallIntegerField("NPS target")
+    applies_from = models.DateField(help_text="The first local day this target applies to.")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["touchpoint", "-applies_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["touchpoint", "applies_from"], name="target_change_one_a_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(nps_target__gte=-100) & Q(nps_target__lte=100),
+                name="target_change_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.touchpoint}: target {self.nps_target:+d} from {self.applies_from}"
+
+
 class Suppression(models.Model):
     """An address that stays unsubscribed (or bounced) after its person was erased.
 

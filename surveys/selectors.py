@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from surveys import nps
 from surveys.hooks import response_links
-from surveys.models import NpsDaily, Response, Touchpoint
+from surveys.models import NpsDaily, Response, TargetChange, Touchpoint
 from surveys.privacy import shown_comment
 
 
@@ -45,11 +45,17 @@ class Period:
 @dataclass
 class TouchpointSummary:
     """A touchpoint's NPS over a period and the one before: the dashboard's cards and
-    the scorecard's rows."""
+    the scorecard's rows. `target`: the one in force on the period's last day (a past
+    period keeps the target it had, targets_on), the touchpoint's current one if None."""
 
     touchpoint: Touchpoint
     current: nps.Counts
     previous: nps.Counts
+    target: int | None = None
+
+    def __post_init__(self):
+        if self.target is None:
+            self.target = self.touchpoint.nps_target
 
     @property
     def change(self) -> int | None:
@@ -59,7 +65,7 @@ class TouchpointSummary:
     def vs_target(self) -> int | None:
         if self.current.nps is None:
             return None
-        return self.current.nps - self.touchpoint.nps_target
+        return self.current.nps - self.target
 
     # What the pages colour: only a difference beyond its margin of error, on samples
     # large enough for one (nps.significant).
@@ -70,6 +76,23 @@ class TouchpointSummary:
     @property
     def change_significant(self) -> bool:
         return nps.significant(self.change, self.current, self.previous)
+
+
+def targets_on(day: dt.date, touchpoints) -> dict[int, int]:
+    """Each touchpoint's NPS target on a local day: the latest TargetChange applying
+    from that day or before, else (no change recorded) its current target."""
+    targets = {tp.pk: tp.nps_target for tp in touchpoints}
+    seen = set()
+    changes = (
+        TargetChange.objects.filter(touchpoint_id__in=targets, applies_from__lte=day)
+        .order_by("touchpoint_id", "-applies_from")
+        .values_list("touchpoint_id", "nps_target")
+    )
+    for tp_id, target in changes:
+        if tp_id not in seen:
+            seen.add(tp_id)
+            targets[tp_id] = target
+    return targets
 
 
 def counts_by_touchpoint(period: Period, touchpoint_ids=None) -> dict[int, nps.Counts]:
@@ -85,13 +108,17 @@ def counts_by_touchpoint(period: Period, touchpoint_ids=None) -> dict[int, nps.C
 
 
 def touchpoint_summaries(*, period: Period | None = None) -> list[TouchpointSummary]:
-    """NPS per active touchpoint over `period` (default last 30 days) and the one before."""
+    """NPS per active touchpoint over `period` (default last 30 days) and the one before,
+    against the target each had on the period's last day."""
     period = period or Period.last_days(30)
     touchpoints = list(Touchpoint.objects.filter(active=True).select_related("owner_team"))
     current = counts_by_touchpoint(period)
     previous = counts_by_touchpoint(period.previous())
+    targets = targets_on(period.end - dt.timedelta(days=1), touchpoints)
     return [
-        TouchpointSummary(tp, current.get(tp.pk, nps.Counts()), previous.get(tp.pk, nps.Counts()))
+        TouchpointSummary(
+            tp, current.get(tp.pk, nps.Counts()), previous.get(tp.pk, nps.Counts()), targets[tp.pk]
+        )
         for tp in touchpoints
     ]
 

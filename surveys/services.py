@@ -38,6 +38,7 @@ from surveys.models import (
     Person,
     Response,
     Suppression,
+    TargetChange,
     Touchpoint,
 )
 
@@ -644,6 +645,32 @@ def invitation_get_for_token(token: str) -> Invitation:
     if invitation.is_expired:
         raise SurveyError(_("This survey link has expired."), code="expired")
     return invitation
+
+
+# --- targets -------------------------------------------------------------------------
+
+
+def touchpoint_target_changed(*, touchpoint: Touchpoint, old: int, by=None, today=None) -> None:
+    """Record that `touchpoint.nps_target` (saved) replaced `old` from today on, so that
+    past periods keep being judged against `old` (models.TargetChange). The first change
+    also records `old` from the day the touchpoint was created; a second change the
+    same day replaces the first."""
+    new = touchpoint.nps_target
+    if new == old:
+        return
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        if not TargetChange.objects.filter(touchpoint=touchpoint).exists():
+            since = min(timezone.localtime(touchpoint.created_at).date(), today)
+            if since < today:
+                TargetChange.objects.create(
+                    touchpoint=touchpoint, nps_target=old, applies_from=since, changed_by=by
+                )
+        TargetChange.objects.update_or_create(
+            touchpoint=touchpoint,
+            applies_from=today,
+            defaults={"nps_target": new, "changed_by": by, "changed_at": timezone.now()},
+        )
 
 
 # --- responses ---------------------------------------------------------------------

@@ -218,6 +218,8 @@ def test_cx_admin_edits_the_french_texts_in_the_touchpoint_admin(client, cx_admi
         "created_at_1": "00:00:00",
         "name_fr": "  Appel au service client ",
         "question_fr": "",
+        "targets-TOTAL_FORMS": "0",  # the target history inline (read only)
+        "targets-INITIAL_FORMS": "0",
     }
     saved = client.post(url, data)
     assert saved.status_code == 302, saved.content.decode()[:3000]
