@@ -19,6 +19,19 @@ from cxhub.models import (
 )
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """A history shown on its parent's page, written by the services, never by hand."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1

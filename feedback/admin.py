@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from cxhub.admin import ReadOnlyInline
 from feedback.models import CaseEvent, ContactAttempt, FollowUpCase, ImprovementAction, RootCause
 
 
@@ -8,17 +9,6 @@ class RootCauseAdmin(admin.ModelAdmin):
     list_display = ["name", "touchpoint", "active"]
     list_filter = ["active", "touchpoint"]
     search_fields = ["name"]
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class AttemptInline(ReadOnlyInline):

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.utils.text import format_lazy
 
+from cxhub.admin import ReadOnlyInline
 from surveys import services
 from surveys.models import (
     TRANSLATED_TEXTS,
@@ -114,21 +115,13 @@ TouchpointAdminForm = type(TouchpointAdminFormBase)(
 )
 
 
-class TargetChangeInline(admin.TabularInline):
+class TargetChangeInline(ReadOnlyInline):
     """The touchpoint's past targets (what past scorecards are judged against): written
-    when the target changes, never edited by hand."""
+    when the target changes (services.touchpoint_target_changed)."""
 
     model = TargetChange
     verbose_name_plural = "Target history"
     fields = readonly_fields = ["applies_from", "nps_target", "changed_by", "changed_at"]
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):  # whoever may see the touchpoint
         return request.user.has_perm("surveys.view_touchpoint")
