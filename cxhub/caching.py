@@ -11,6 +11,7 @@ every request, and the broker on the same Redis is skipped too). The API throttl
 cxhub.api, goes by the same breaker.
 """
 
+import functools
 import logging
 import sys
 import time
@@ -78,6 +79,7 @@ def forget(*keys: str) -> None:
 RATE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
 
 
+@functools.lru_cache(maxsize=32)
 def parse_rate(rate: str) -> tuple[int, int]:
     """'30/min' → (30, 60): requests allowed per window of that many seconds."""
     number, _, period = rate.partition("/")
@@ -112,8 +114,19 @@ def over_rate(name: str, ident: str, rate: str) -> float:
     return max(1.0, seconds - now % seconds)
 
 
+# INCR, and EXPIRE on the first count: one command, one round trip (EVALSHA; redis-py
+# loads the script again if the server lost it). A pipeline of INCR + EXPIRE NX costs
+# the client two replies to parse, and this runs on every public survey answer.
+_COUNT_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 def _redis_client(backend):
-    """The write client of Django's RedisCache, built once per cache and process.
+    """The write client of Django's RedisCache and the counting script, built once per
+    cache and process.
 
     Django builds a new client object (and its ~170 response callbacks) on every call,
     which costs more than the round trip itself; the client is a thin, thread-safe
@@ -124,18 +137,16 @@ def _redis_client(backend):
         return None
     client = getattr(inner, "_cxhub_write_client", None)
     if client is None:
-        client = inner._cxhub_write_client = inner.get_client(write=True)
+        client = inner.get_client(write=True)
+        client.cxhub_count = client.register_script(_COUNT_SCRIPT)
+        inner._cxhub_write_client = client
     return client
 
 
 def _incr_with_ttl(backend, key: str, ttl: int) -> int:
     client = _redis_client(backend)
-    if client is not None:  # Django's RedisCache: INCR + EXPIRE in one round trip
-        full_key = backend.make_and_validate_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        return int(pipe.execute()[0])
+    if client is not None:  # Django's RedisCache: one round trip
+        return int(client.cxhub_count(keys=[backend.make_key(key)], args=[ttl]))
     if backend.add(key, 1, ttl):
         return 1
     try:

@@ -150,7 +150,8 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "cxhub.addresses.client_address"
 # Answers one address (an IPv6 /64) may give on one touchpoint's public link (kiosks,
 # QR codes) in a window: beyond it a polite 429 and nothing recorded, so a script
-# cannot flood a touchpoint's NPS or its team's queue with detractor cases.
+# cannot flood a touchpoint's NPS or its team's queue with detractor cases. Empty: not
+# counted (one Redis round trip less per answer) where a proxy in front limits already.
 PUBLIC_SURVEY_RATE = env.str("PUBLIC_SURVEY_RATE", default="30/min")
 
 # Time: days and weeks are cut in this zone (rollups, dashboards).

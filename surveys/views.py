@@ -153,12 +153,14 @@ def public(request, slug):
         raise Http404("No such survey")
     busy, wait = False, 0.0
     if request.method == "POST":
-        # Anyone may answer, so no one may flood a touchpoint's NPS or its team's queue.
-        wait = caching.over_rate(
-            "public-survey",
-            f"{touchpoint.pk}:{addresses.client_network(request)}",
-            settings.PUBLIC_SURVEY_RATE,
-        )
+        # Anyone may answer, so no one may flood a touchpoint's NPS or its team's queue
+        # (unless the deployment's proxy limits it already: PUBLIC_SURVEY_RATE empty).
+        if settings.PUBLIC_SURVEY_RATE:
+            wait = caching.over_rate(
+                "public-survey",
+                f"{touchpoint.pk}:{addresses.client_network(request)}",
+                settings.PUBLIC_SURVEY_RATE,
+            )
         answer = None if wait else _valid_answer(request.POST)
         if answer is not None:
             services.response_record(

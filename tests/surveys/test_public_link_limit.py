@@ -114,3 +114,17 @@ def test_client_network(rf, settings, remote, forwarded, proxies, expected):
     settings.NUM_PROXIES = proxies
     request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
     assert addresses.client_network(request) == expected
+
+
+def test_with_the_limit_left_to_a_proxy_answers_are_not_counted(
+    customer_client, touchpoint, settings, monkeypatch
+):
+    from cxhub import caching
+
+    def counted(*args, **kwargs):
+        raise AssertionError("counted although PUBLIC_SURVEY_RATE is empty")
+
+    settings.PUBLIC_SURVEY_RATE = ""  # PUBLIC_SURVEY_RATE= in the environment
+    monkeypatch.setattr(caching, "over_rate", counted)
+    assert [post(customer_client, touchpoint).status_code for _ in range(40)] == [302] * 40
+    assert Response.objects.count() == 40
