@@ -137,7 +137,7 @@ def test_a_lead_reads_every_overdue_and_escalated_case_page_by_page(
     queue = client.get("/cases/")
     assert queue.context["counters"].escalated == 3
     html = queue.content.decode()
-    assert 'href="?show=overdue"' in html and 'href="?show=escalated"' in html
+    assert 'href="?show=overdue#list"' in html and 'href="?show=escalated#list"' in html
     assert "see all</a>" in html  # "Assigned to others": 60, 25 shown
 
     first = client.get("/cases/?show=overdue")
@@ -475,7 +475,7 @@ def test_assigned_to_others_says_when_it_shows_only_the_first_cases(
     client.force_login(lead_a)
     page = client.get("/cases/")
     assert len(page.context["others"]) == 25
-    assert b'(the 25 due soonest of 26: <a href="?show=others">see all</a>)' in page.content
+    assert b'(the 25 due soonest of 26: <a href="?show=others#list">see all</a>)' in page.content
     FollowUpCase.objects.filter(pk=FollowUpCase.objects.first().pk).delete()
     assert b"due soonest" not in client.get("/cases/").content  # 25: all of them shown
 
