@@ -347,22 +347,25 @@ def case_search(user, query: str, *, limit: int = 25) -> CaseSearch:
     return search
 
 
+_SCORE_CHANGED = re.compile(r"Score changed from (\d+) to \d+\.")
+
+
 def case_timeline(case: FollowUpCase) -> list[CaseEvent]:
     """The case's events, starting with its opening (read from the case row itself:
     the score it opened with is the response's, unless the customer changed it since,
-    which the later events say)."""
+    in which case the first change says what it was: services.SCORE_CHANGED)."""
     events = list(CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk"))
-    touchpoint = case.response.touchpoint.name
-    rescored = case.outcome == FollowUpCase.Outcome.NO_LONGER_DETRACTOR or any(
-        e.kind in (CaseEvent.Kind.RESCORED, CaseEvent.Kind.REOPENED) for e in events
-    )
+    score = case.response.score
+    for event in events:
+        found = _SCORE_CHANGED.search(event.message)
+        if found:
+            score = int(found.group(1))
+            break
     opened = CaseEvent(
         case=case,
         kind=CaseEvent.Kind.OPENED,
         at=case.created_at,
-        message=f"At {touchpoint}."
-        if rescored
-        else f"Score {case.response.score} at {touchpoint}.",
+        message=f"Score {score} at {case.response.touchpoint.name}.",
     )
     return [opened, *events]
 

@@ -197,13 +197,17 @@ def case_follow_response(
     _mark_recovered_by(response)
 
 
+# How the timeline says a score changed; case_timeline reads the opening score back.
+SCORE_CHANGED = "Score changed from {old} to {new}."
+
+
 def _answer_change(response: Response, previous_score, previous_comment) -> str:
     """What the customer changed in their answer, for the timeline ("" for nothing):
     the scores, and the comment they had written before, which the response no longer
     holds (GDPR erasure blanks it there too: cases_erase_personal_notes)."""
     parts = []
     if previous_score is not None and previous_score != response.score:
-        parts.append(f"Score changed from {previous_score} to {response.score}.")
+        parts.append(SCORE_CHANGED.format(old=previous_score, new=response.score))
     if previous_comment is not None and previous_comment != response.comment:
         if previous_comment:
             parts.append(f"New comment; the earlier one was: \u201c{previous_comment}\u201d")

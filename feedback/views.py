@@ -26,7 +26,7 @@ from feedback.forms import (
     NoteForm,
     ReassignForm,
 )
-from feedback.models import ContactAttempt, ImprovementAction
+from feedback.models import CaseEvent, ContactAttempt, ImprovementAction
 
 
 def _forbidden(request, message):
@@ -153,12 +153,14 @@ def _likely_channel(person) -> str:
 
 def _case_page(request, case, status=200, **forms):
     root_causes = selectors.root_causes_for(case.response.touchpoint)
+    timeline = selectors.case_timeline(case)
     context = {
         "case": case,
         "response": case.response,
         "person": case.response.person,
         "history": selectors.customer_history(case),
-        "timeline": selectors.case_timeline(case),
+        "timeline": timeline,
+        "reopened": any(e.kind == CaseEvent.Kind.REOPENED for e in timeline),
         "attempts": case.attempts.select_related("by"),
         "attempt_form": forms.get("attempt_form")
         or ContactAttemptForm(initial={"channel": _likely_channel(case.response.person)}),

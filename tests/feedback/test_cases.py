@@ -170,7 +170,7 @@ def test_a_resolved_case_reopens_when_the_customer_answers_again_as_a_detractor(
     # The timeline keeps what the customer said first; the opening no longer claims
     # the case opened with today's score.
     timeline = selectors.case_timeline(case)
-    assert timeline[0].message == f"At {touchpoint.name}."
+    assert timeline[0].message == f"Score 2 at {touchpoint.name}."  # what it opened with
     reopened = timeline[-1]
     assert reopened.kind == CaseEvent.Kind.REOPENED
     assert "Score changed from 2 to 0." in reopened.message
@@ -181,6 +181,19 @@ def test_a_resolved_case_reopens_when_the_customer_answers_again_as_a_detractor(
     assert email.subject == f"Case reopened: a 0 at {touchpoint.name}"
     assert f"The customer of case #{case.pk} answered again after the case was closed" in email.body
     assert "The refund never arrived." in email.body and "Please call them before" in email.body
+
+
+def test_the_case_page_says_the_case_reopened_and_when_the_answer_changed(
+    client, record, touchpoint, invitation, resolved, manager_a, time_machine
+):
+    time_machine.move_to(resolved.closed_at + dt.timedelta(days=2), tick=False)
+    record(touchpoint, 0, invitation=invitation, comment="The refund never arrived.")
+    client.force_login(manager_a)
+    html = client.get(f"/cases/{resolved.pk}/").content.decode()
+    assert ">reopened</span>" in html
+    changed = timezone.localtime(timezone.now()).strftime("%-d %b %Y, %H:%M")
+    assert f"· changed {changed}" in html
+    assert f"Score 2 at {touchpoint.name}." in html  # the opening keeps its score
 
 
 def test_answering_again_with_the_same_answer_leaves_a_closed_case_closed(
