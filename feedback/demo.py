@@ -45,12 +45,14 @@ ACTIONS = [
         "support call can be turned into a call-back, promised within two hours.",
         "support-call",
         "done",
+        ["Long wait on the phone"],
     ),
     (
         "Plain-language bills",
         "The new bill explains every line in plain words and shows what changed since last month.",
         "billing",
         "in_progress",
+        ["Billing error", "Price increase"],
     ),
     (
         "Technician arrival window of 2 hours",
@@ -58,12 +60,14 @@ ACTIONS = [
         "window and a text when the technician is on the way.",
         "technician-visit",
         "done",
+        ["Missed appointment"],
     ),
     (
         "Three new masts in rural areas",
         "Coverage complaints pointed to three valleys; the new masts go live in December.",
         "network-coverage",
         "in_progress",
+        ["Poor network coverage"],
     ),
 ]
 
@@ -218,7 +222,8 @@ def _seed_actions(causes) -> None:
         return
     by_slug = {tp.slug: tp for tp in Touchpoint.objects.select_related("owner_team")}
     now = timezone.now()
-    for i, (title, summary, slug, status) in enumerate(ACTIONS):
+    by_name = {rc.name: rc for rc in causes}
+    for i, (title, summary, slug, status, cause_names) in enumerate(ACTIONS):
         tp = by_slug.get(slug)
         if tp is None or tp.owner_team is None:
             continue
@@ -230,7 +235,8 @@ def _seed_actions(causes) -> None:
             status=status,
             published_at=now - dt.timedelta(days=10 * (i + 1)),
         )
-        action.root_causes.set(causes[i : i + 2])
+        # The root causes the action answers (the demo's "you said" for its "we did").
+        action.root_causes.set([by_name[name] for name in cause_names])
     support = by_slug.get("support-call")
     if support and support.owner_team:
         ImprovementAction.objects.create(

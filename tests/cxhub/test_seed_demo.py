@@ -108,6 +108,19 @@ def test_rollups_count_every_seeded_response():
 
 
 @pytest.mark.django_db
+def test_each_demo_action_answers_the_root_causes_it_is_about():
+    from feedback.models import ImprovementAction
+
+    seed()
+    causes = {
+        a.title: sorted(rc.name for rc in a.root_causes.all())
+        for a in ImprovementAction.objects.prefetch_related("root_causes")
+    }
+    assert causes["Call-back within 2 hours"] == ["Long wait on the phone"]
+    assert causes["Three new masts in rural areas"] == ["Poor network coverage"]
+
+
+@pytest.mark.django_db
 def test_some_promoter_comments_praise_a_seeded_employee_by_full_name():
     seed()
     staff = {
