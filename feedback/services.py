@@ -278,8 +278,7 @@ def _works_team(user, team_id) -> bool:
     )
 
 
-def _case_customer_no_longer_detractor(case, response, changed: str) -> None:
-    message = changed
+def _case_customer_no_longer_detractor(case, response, message: str) -> None:
     untouched = case.status in (FollowUpCase.Status.NEW, FollowUpCase.Status.ASSIGNED)
     if untouched and not case.attempts.exists():
         case.status = FollowUpCase.Status.CLOSED
@@ -601,15 +600,22 @@ def case_close(
         )
         if not case.is_open:
             raise CaseError("This case is already closed.")
-        if outcome == FollowUpCase.Outcome.UNREACHABLE and not _attempts_this_round(case).exists():
-            raise CaseError(
-                "Log at least one contact attempt before closing as unreachable"
-                + (
-                    " (since the case reopened)."
-                    if case.events.filter(kind=CaseEvent.Kind.REOPENED).exists()
-                    else "."
-                )
+        if outcome == FollowUpCase.Outcome.UNREACHABLE:
+            # A customer who answered again after the case closed is to be tried again.
+            reopened_at = (
+                case.events.filter(kind=CaseEvent.Kind.REOPENED)
+                .order_by("-at")
+                .values_list("at", flat=True)
+                .first()
             )
+            attempts = case.attempts.all()
+            if reopened_at is not None:
+                attempts = attempts.filter(at__gte=reopened_at)
+            if not attempts.exists():
+                since = " since the case reopened" if reopened_at else ""
+                raise CaseError(
+                    f"Log at least one contact attempt{since} before closing as unreachable."
+                )
         _root_causes_check(root_causes, touchpoint=case.response.touchpoint)
         case.status = FollowUpCase.Status.CLOSED
         case.outcome = outcome
@@ -625,19 +631,6 @@ def case_close(
             _resurvey_schedule(case)
         case_closed.send_robust(sender=FollowUpCase, case_id=case.pk)
     return case
-
-
-def _attempts_this_round(case: FollowUpCase):
-    """The attempts since the case last reopened (all of them if it never did): a
-    customer who answered again is to be tried again before "unreachable"."""
-    reopened = (
-        case.events.filter(kind=CaseEvent.Kind.REOPENED)
-        .order_by("-at")
-        .values_list("at", flat=True)
-        .first()
-    )
-    attempts = case.attempts.all()
-    return attempts if reopened is None else attempts.filter(at__gte=reopened)
 
 
 def _root_causes_check(root_causes: list[RootCause], *, touchpoint: Touchpoint) -> None:
