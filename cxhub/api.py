@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import codecs
-import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -235,20 +234,16 @@ class ApiThrottle(throttling.ScopedRateThrottle):
         if self.rate is None:
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        now = time.time()
-        window = int(now // self.duration)
-        count = caching.count(
-            f"{self.get_cache_key(request, view)}:{window}",
-            self.duration + 1,
-            "counting API requests: they go unthrottled",
+        # The cache down: unthrottled rather than failed (over_rate answers 0).
+        self._wait = caching.over_rate(
+            self.get_cache_key(request, view),
+            self.rate,
+            doing="counting API requests: they go unthrottled",
         )
-        if count is None:  # the cache is down: unthrottled rather than failed
-            return True
-        self._wait = self.duration - (now % self.duration)
-        return count <= self.num_requests
+        return not self._wait
 
     def wait(self):
-        return max(1.0, self._wait)
+        return self._wait
 
 
 @csrf_exempt

@@ -76,14 +76,15 @@ def forget(*keys: str) -> None:
 
 # --- fixed-window counters ------------------------------------------------------------
 
-RATE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @functools.lru_cache(maxsize=32)
 def parse_rate(rate: str) -> tuple[int, int]:
-    """'30/min' → (30, 60): requests allowed per window of that many seconds."""
+    """'30/min' → (30, 60): requests allowed per window of that many seconds. The period
+    by its first letter (s, m, h, d), as DRF reads its throttle rates."""
     number, _, period = rate.partition("/")
-    return int(number), RATE_PERIODS[period.strip().lower()]
+    return int(number), RATE_PERIODS[period.strip().lower()[:1]]
 
 
 def count(key: str, seconds: int, doing: str) -> int | None:
@@ -99,16 +100,15 @@ def count(key: str, seconds: int, doing: str) -> int | None:
         return None
 
 
-def over_rate(name: str, ident: str, rate: str) -> float:
-    """Count one request of `ident` (an address, a key) against `rate` ('30/min'): 0 if
-    it is allowed (or the cache is down), else the seconds left until the window
-    (aligned to the clock) ends."""
+def over_rate(key: str, rate: str, *, doing: str) -> float:
+    """Count one request on `key` (what is limited and whose: an address, an API key)
+    against `rate` ('30/min'): 0 if it is allowed (or the cache is down: `doing` says
+    so in the warning), else the seconds, at least 1, until the window (aligned to the
+    clock) ends."""
     allowed, seconds = parse_rate(rate)
     now = time.time()
     window = int(now // seconds)
-    counted = count(
-        f"rate:{name}:{ident}:{window}", seconds + 1, f"counting {name}: they go unlimited"
-    )
+    counted = count(f"{key}:{window}", seconds + 1, doing)
     if counted is None or counted <= allowed:
         return 0.0
     return max(1.0, seconds - now % seconds)

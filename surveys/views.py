@@ -157,9 +157,9 @@ def public(request, slug):
         # (unless the deployment's proxy limits it already: PUBLIC_SURVEY_RATE empty).
         if settings.PUBLIC_SURVEY_RATE:
             wait = caching.over_rate(
-                "public-survey",
-                f"{touchpoint.pk}:{addresses.client_network(request)}",
+                f"rate:public-survey:{touchpoint.pk}:{addresses.client_network(request)}",
                 settings.PUBLIC_SURVEY_RATE,
+                doing="counting public-survey answers: they go unlimited",
             )
         answer = None if wait else _valid_answer(request.POST)
         if answer is not None:

@@ -69,6 +69,6 @@ def test_a_public_answer_meeting_a_silent_redis_pays_one_timeout_and_is_recorded
         answer = customer_client.post(f"/s/{touchpoint.slug}/", {"score": "3"})
     assert answer.status_code == 302
     assert Response.objects.filter(touchpoint=touchpoint, score=3).count() == 1
-    assert "cache unavailable (counting public-survey: they go unlimited)" in caplog.text
+    assert "cache unavailable (counting public-survey answers: they go unlimited)" in caplog.text
     assert "broker marked down" in caplog.text
     assert silent_redis.connections() == 1

@@ -91,7 +91,7 @@ def test_with_the_cache_down_answers_are_still_recorded(
         codes = [post(customer_client, touchpoint).status_code for _ in range(3)]
     assert codes == [302, 302, 302]
     assert Response.objects.count() == 3
-    assert "cache unavailable (counting public-survey: they go unlimited)" in caplog.text
+    assert "cache unavailable (counting public-survey answers: they go unlimited)" in caplog.text
 
 
 @pytest.mark.parametrize(
