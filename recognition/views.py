@@ -107,7 +107,11 @@ def send(request):
 def colleague_search(request):
     query = request.GET.get("q", "")
     people = selectors.colleagues_matching(query, exclude_user=request.user)
-    return render(request, "recognition/_colleagues.html", {"people": people, "q": query})
+    # keep: the form has a colleague chosen already; a lone match must not replace them.
+    keep = request.GET.get("keep") == "1"
+    return render(
+        request, "recognition/_colleagues.html", {"people": people, "q": query, "keep": keep}
+    )
 
 
 @login_required

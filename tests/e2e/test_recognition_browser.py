@@ -34,6 +34,28 @@ def test_an_employee_sends_a_postcard_and_sees_it_in_the_feed_and_leaderboard(
     assert "Mia Manager" in first.inner_text()
 
 
+def test_a_colleague_chosen_from_a_link_stays_chosen_through_a_search(
+    login, live_server, employee, manager_a, lead_a
+):
+    """ "Thank Mia" chose her: typing another name, then clearing the box, must not
+    lose her (the search results are replaced at every keystroke)."""
+    Value.objects.create(name="Listened to the customer")
+    page = login("emma")
+    page.goto(f"{live_server.url}/champions/send/?to={manager_a.username}")
+    chosen = page.locator(f'input[name=recipient][value="{manager_a.pk}"]')
+    assert chosen.is_checked()
+    page.fill("#colleague-q", "Leo")  # one match: not chosen in Mia's place
+    page.wait_for_selector(f'#colleague-results input[name=recipient][value="{lead_a.pk}"]')
+    assert chosen.is_checked()
+    page.fill("#colleague-q", "")
+    page.wait_for_selector("#colleague-results :text('Type at least two letters')")
+    assert chosen.is_checked()
+    page.fill("#id_message", "Thank you for the call-back.")
+    page.get_by_role("button", name="Send postcard").click()
+    page.wait_for_url(f"{live_server.url}/champions/")
+    assert "Postcard sent to Mia Manager" in page.locator(".messages").inner_text()
+
+
 def test_a_cx_admin_hides_a_postcard_in_place(login, live_server, employee, manager_a, cx_admin):
     value = Value.objects.create(name="One team")
     services.postcard_send(
