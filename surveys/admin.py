@@ -121,10 +121,16 @@ class TargetChangeInline(ReadOnlyInline):
 
     model = TargetChange
     verbose_name_plural = "Target history"
-    fields = readonly_fields = ["applies_from", "nps_target", "changed_by", "changed_at"]
+    fields = readonly_fields = ["applies", "nps_target", "changed_by", "changed_at"]
+
+    @admin.display(description="Applies from")
+    def applies(self, obj):
+        return "the start" if obj.applies_from == TargetChange.SINCE_THE_START else obj.applies_from
 
     def has_view_permission(self, request, obj=None):  # whoever may see the touchpoint
-        return request.user.has_perm("surveys.view_touchpoint")
+        return request.user.has_perm("surveys.view_touchpoint") or request.user.has_perm(
+            "surveys.change_touchpoint"
+        )
 
 
 @admin.register(Touchpoint)

@@ -315,6 +315,7 @@ class MetricsApi(APIView):
         touchpoints = list(touchpoints)
         ids = [tp.pk for tp in touchpoints] if slug else None
         counts = selectors.counts_by_touchpoint(period, ids)
+        targets = selectors.targets_on(until, touchpoints)  # the period's, as the scorecard
         overall = nps.Counts()
         per_touchpoint = []
         for tp in touchpoints:
@@ -324,7 +325,12 @@ class MetricsApi(APIView):
             c = c or nps.Counts()
             overall = overall + c
             per_touchpoint.append(
-                {"touchpoint": tp.slug, "name": tp.name, "nps_target": tp.nps_target, **c.as_dict()}
+                {
+                    "touchpoint": tp.slug,
+                    "name": tp.name,
+                    "nps_target": targets[tp.pk],
+                    **c.as_dict(),
+                }
             )
         trend = selectors.nps_trend(period=period, interval=interval, touchpoint_ids=ids)
         return ApiResponse(

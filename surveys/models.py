@@ -1,3 +1,4 @@
+import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -204,11 +205,13 @@ class TargetChange(models.Model):
     period judged against the target it had then, after a CX admin changes it.
 
     Touchpoint.nps_target is the target now. A touchpoint with no row here has always
-    had it; the first change records the old target too (from the day the touchpoint
-    was created), then the new one from the day of the change (services
-    .touchpoint_target_changed). A period reads the target in force on its last day
-    (selectors.targets_on).
+    had it; the first change records the old target too, applying SINCE_THE_START (a
+    period may predate the touchpoint: imported history), then the new one from the
+    day of the change (services.touchpoint_target_changed). A period reads the target
+    in force on its last day (selectors.targets_on).
     """
+
+    SINCE_THE_START = dt.date.min
 
     touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="targets")
     nps_target = models.SmallIntegerField("NPS target")

@@ -80,7 +80,8 @@ class TouchpointSummary:
 
 def targets_on(day: dt.date, touchpoints) -> dict[int, int]:
     """Each touchpoint's NPS target on a local day: the latest TargetChange applying
-    from that day or before, else (no change recorded) its current target."""
+    from that day or before (the first change records the target before it as applying
+    since the start), else (never changed) its current target."""
     targets = {tp.pk: tp.nps_target for tp in touchpoints}
     seen = set()
     changes = (

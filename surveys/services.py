@@ -653,19 +653,19 @@ def invitation_get_for_token(token: str) -> Invitation:
 def touchpoint_target_changed(*, touchpoint: Touchpoint, old: int, by=None, today=None) -> None:
     """Record that `touchpoint.nps_target` (saved) replaced `old` from today on, so that
     past periods keep being judged against `old` (models.TargetChange). The first change
-    also records `old` from the day the touchpoint was created; a second change the
-    same day replaces the first."""
+    also records `old` as the target since the start (set by no one in particular,
+    when the touchpoint was created); a second change the same day replaces the first."""
     new = touchpoint.nps_target
     if new == old:
         return
     today = today or timezone.localdate()
     with transaction.atomic():
-        if not TargetChange.objects.filter(touchpoint=touchpoint).exists():
-            since = min(timezone.localtime(touchpoint.created_at).date(), today)
-            if since < today:
-                TargetChange.objects.create(
-                    touchpoint=touchpoint, nps_target=old, applies_from=since, changed_by=by
-                )
+        # get_or_create: two admins making the first change at once record it once.
+        TargetChange.objects.get_or_create(
+            touchpoint=touchpoint,
+            applies_from=TargetChange.SINCE_THE_START,
+            defaults={"nps_target": old, "changed_at": touchpoint.created_at},
+        )
         TargetChange.objects.update_or_create(
             touchpoint=touchpoint,
             applies_from=today,

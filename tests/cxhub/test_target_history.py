@@ -61,8 +61,10 @@ def test_the_admin_records_the_change_and_november_keeps_its_target(
     assert list(
         TargetChange.objects.filter(touchpoint=touchpoint)
         .order_by("applies_from")
-        .values_list("applies_from", "nps_target")
-    ) == [(dt.date(2026, 10, 1), 30), (dt.date(2026, 12, 2), 35)]
+        .values_list("applies_from", "nps_target", "changed_by")
+    ) == [(TargetChange.SINCE_THE_START, 30, None), (dt.date(2026, 12, 2), 35, cx_admin.pk)]
+    history = client.get(f"/admin/surveys/touchpoint/{touchpoint.pk}/change/").content.decode()
+    assert "Target history" in history and "the start" in history
 
     [november] = [r for r in selectors.score_rows(NOVEMBER) if r.touchpoint == touchpoint]
     assert (november.target, november.vs_target) == (30, 10)  # met, as it was
@@ -78,7 +80,6 @@ def test_the_admin_records_the_change_and_november_keeps_its_target(
 
 def test_the_weekly_digest_of_a_past_week_keeps_its_target(raised_on_december_2nd, executive):
     touchpoint = raised_on_december_2nd
-    survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=30, by=None)
     touchpoint.nps_target = 35
     touchpoint.save()
     survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=30, by=None)
@@ -98,7 +99,65 @@ def test_two_changes_on_one_day_leave_one_row_for_that_day(raised_on_december_2n
         TargetChange.objects.filter(touchpoint=touchpoint)
         .order_by("applies_from")
         .values_list("applies_from", "nps_target")
-    ) == [(dt.date(2026, 10, 1), 30), (dt.date(2026, 12, 2), 40)]
-    # Setting it back to what it was is a change too; unchanged is none.
+    ) == [(TargetChange.SINCE_THE_START, 30), (dt.date(2026, 12, 2), 40)]
+    # Unchanged is no change.
     survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=40)
     assert TargetChange.objects.filter(touchpoint=touchpoint).count() == 2
+
+
+def test_setting_a_target_back_the_next_day_is_a_change_too(raised_on_december_2nd, time_machine):
+    touchpoint = raised_on_december_2nd
+    touchpoint.nps_target = 40
+    touchpoint.save()
+    survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=30)
+    time_machine.move_to("2026-12-03 10:00 +01:00", tick=False)
+    touchpoint.nps_target = 30
+    touchpoint.save()
+    survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=40)
+    targets = lambda day: selectors.survey_selectors.targets_on(day, [touchpoint])[touchpoint.pk]  # noqa: E731
+    assert [targets(dt.date(2026, 12, d)) for d in (1, 2, 3)] == [30, 40, 30]
+
+
+def test_a_period_before_the_touchpoint_existed_keeps_the_target_it_had_then(
+    touchpoint, time_machine
+):
+    """Imported history may predate the touchpoint: created on 1 December with +30,
+    November (imported) still reads +30 after the target is raised."""
+    time_machine.move_to("2026-12-01 09:00 +01:00", tick=False)
+    touchpoint.created_at = timezone.now()
+    touchpoint.nps_target = 30
+    touchpoint.save()
+    touchpoint.nps_target = 35  # changed the day it was created
+    touchpoint.save()
+    survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=30)
+    time_machine.move_to("2026-12-02 09:00 +01:00", tick=False)
+    touchpoint.nps_target = 50
+    touchpoint.save()
+    survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=35)
+    [november] = [r for r in selectors.score_rows(NOVEMBER) if r.touchpoint == touchpoint]
+    assert november.target == 30
+    [first] = [
+        r
+        for r in selectors.score_rows(Period(dt.date(2026, 12, 1), dt.date(2026, 12, 2)))
+        if r.touchpoint == touchpoint
+    ]
+    assert first.target == 35
+
+
+def test_the_metrics_api_gives_the_target_of_its_period(raised_on_december_2nd, cx_admin):
+    from rest_framework.test import APIClient
+
+    from cxhub.services import api_key_create
+
+    read_api = APIClient()
+    read_api.credentials(
+        HTTP_AUTHORIZATION="Bearer "
+        + api_key_create(name="r", scope="read", created_by=cx_admin)[1]
+    )
+    touchpoint = raised_on_december_2nd
+    touchpoint.nps_target = 35
+    touchpoint.save()
+    survey_services.touchpoint_target_changed(touchpoint=touchpoint, old=30)
+    body = read_api.get("/api/metrics/", {"since": "2026-11-01", "until": "2026-11-30"}).json()
+    [row] = [r for r in body["touchpoints"] if r["touchpoint"] == touchpoint.slug]
+    assert row["nps_target"] == 30
