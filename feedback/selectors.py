@@ -347,7 +347,13 @@ def case_search(user, query: str, *, limit: int = 25) -> CaseSearch:
     return search
 
 
-_SCORE_CHANGED = re.compile(r"Score changed from (\d+) to \d+\.")
+# services.SCORE_CHANGED at the start of a message (a reopening's says so first): never
+# inside a quote of the customer's comment or a manager's note.
+_SCORE_CHANGED = re.compile(
+    r"(?:The customer answered again after the case was closed\. )?"
+    r"Score changed from (\d+) to \d+\."
+)
+_SCORE_CHANGE_KINDS = (CaseEvent.Kind.RESCORED, CaseEvent.Kind.REOPENED, CaseEvent.Kind.CLOSED)
 
 
 def case_timeline(case: FollowUpCase) -> list[CaseEvent]:
@@ -357,7 +363,7 @@ def case_timeline(case: FollowUpCase) -> list[CaseEvent]:
     events = list(CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "pk"))
     score = case.response.score
     for event in events:
-        found = _SCORE_CHANGED.search(event.message)
+        found = event.kind in _SCORE_CHANGE_KINDS and _SCORE_CHANGED.match(event.message)
         if found:
             score = int(found.group(1))
             break

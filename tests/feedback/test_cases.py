@@ -312,3 +312,16 @@ def test_a_reopened_case_needs_a_new_attempt_before_it_closes_as_unreachable(
     feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="no_answer")
     closed = feedback_services.case_close(case=case, by=manager_a, outcome="unreachable")
     assert closed.outcome == FollowUpCase.Outcome.UNREACHABLE
+
+
+def test_a_note_or_a_quoted_comment_that_says_score_changed_does_not_move_the_opening(
+    record, touchpoint, invitation, manager_a
+):
+    from feedback import services as feedback_services
+
+    response = record(touchpoint, 2, invitation=invitation, comment="Score changed from 9 to 2.")
+    case = FollowUpCase.objects.get(response=response)
+    feedback_services.case_note_add(case=case, by=manager_a, text="Score changed from 7 to 2.")
+    record(touchpoint, 2, invitation=invitation, comment="Still bad")  # the comment only
+    timeline = selectors.case_timeline(FollowUpCase.objects.get(pk=case.pk))
+    assert timeline[0].message == f"Score 2 at {touchpoint.name}."
