@@ -218,6 +218,14 @@ class PersonAdmin(admin.ModelAdmin):
         # A new email address has not bounced (the old one had, perhaps).
         if change and "email" in form.changed_data and "bounced_at" not in form.changed_data:
             obj.bounced_at = None
+        # An unsubscribe or bounce cleared by hand: the customer opted back in, so the
+        # suppression list (an erased person's) no longer holds their address either.
+        for field, kind in (
+            ("unsubscribed_at", Suppression.Kind.UNSUBSCRIBED),
+            ("bounced_at", Suppression.Kind.BOUNCED),
+        ):
+            if change and field in form.changed_data and getattr(obj, field) is None:
+                services.suppressions_lift(email=obj.email, phone=obj.phone, kind=kind)
         # A person added here, or given a new address, that an erased person had
         # unsubscribed or bounced is marked so, as with every other way in.
         new_address = not change or {"email", "phone"} & set(form.changed_data)

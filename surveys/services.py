@@ -289,6 +289,24 @@ def suppression_fields(*, email: str, phone: str, now: dt.datetime) -> dict:
     return fields
 
 
+def suppressions_lift(*, email: str, phone: str, kind: str) -> int:
+    """Take this email (and, for an unsubscribe, this phone) off the suppression list
+    for `kind`: the customer opted back in (a CX admin cleared the person's unsubscribe
+    or bounce), so an erasure and re-creation later must not bring it back. Returns the
+    rows deleted."""
+    email_address, phone_address = suppression_addresses(email=email, phone=phone)
+    addresses = [email_address] + ([phone_address] if kind == Suppression.Kind.UNSUBSCRIBED else [])
+    digests = [
+        suppression_digest(address, secret=s)
+        for address in addresses
+        if address
+        for s in suppression_secrets()
+    ]
+    if not digests:
+        return 0
+    return Suppression.objects.filter(kind=kind, digest__in=digests).delete()[0]
+
+
 def person_suppressions_apply(*, person: Person) -> list[str]:
     """For a person about to be created (not saved yet) by anything but person_upsert
     (which does it itself) or the CSV import (which does it in SQL): unsubscribed_at /

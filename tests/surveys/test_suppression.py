@@ -350,3 +350,37 @@ def test_a_person_added_in_the_admin_with_a_suppressed_address_starts_unsubscrib
     assert page.status_code == 200
     assert "suppression list" in page.content.decode()
     assert Person.objects.get(email=EMAIL).unsubscribed_at is not None
+
+
+@db
+def test_clearing_a_re_created_persons_unsubscribe_in_the_admin_lifts_the_suppression(
+    superuser_web, touchpoint
+):
+    """The customer opted back in: an admin clears the unsubscribe the suppression list
+    gave the re-created person. Erased and re-created once more, they must not come
+    back unsubscribed."""
+    services.person_erase(person=unsubscribed(email=EMAIL, phone=PHONE))
+    again = services.person_upsert(email=EMAIL, phone=PHONE, name="Zoé")
+    assert again.unsubscribed_at is not None
+    page = superuser_web.post(
+        f"/admin/surveys/person/{again.pk}/change/",
+        {
+            "email": EMAIL,
+            "phone": PHONE,
+            "name": "Zoé",
+            "external_id": "",
+            "locale": "",
+            "properties": "{}",
+            "unsubscribed_at_0": "",
+            "unsubscribed_at_1": "",
+            "created_at_0": "2030-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
+    assert page.status_code == 302, page.content.decode()[:2000]
+    again.refresh_from_db()
+    assert again.unsubscribed_at is None
+    assert not Suppression.objects.filter(kind=Suppression.Kind.UNSUBSCRIBED).exists()
+    services.person_erase(person=again)
+    assert services.person_upsert(email=EMAIL, name="Zoé").unsubscribed_at is None
+    assert services.person_upsert(phone=PHONE, name="Z").unsubscribed_at is None
