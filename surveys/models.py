@@ -128,6 +128,16 @@ class Touchpoint(models.Model):
                 return text
         return ""
 
+    def customer_texts(self) -> dict[str, dict[str, str]]:
+        """The translations set, per language of translation_languages():
+        {"fr": {"name": "Appel au support"}} (texts left empty are left out)."""
+        texts = {}
+        for code, _ in translation_languages():
+            set_here = {key: self._translated(key, code) for key in TRANSLATED_TEXTS}
+            if any(set_here.values()):
+                texts[code] = {key: text for key, text in set_here.items() if text}
+        return texts
+
     def customer_name(self, language: str | None = None) -> str:
         """The name a customer sees in `language` (default: the active language): its
         translation, else the name staff use."""

@@ -225,6 +225,7 @@ class ResponseBatchResultSerializer(serializers.Serializer):
 
 class TouchpointSerializer(serializers.ModelSerializer):
     question = serializers.SerializerMethodField()
+    translations = serializers.SerializerMethodField()
     owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
@@ -234,6 +235,7 @@ class TouchpointSerializer(serializers.ModelSerializer):
             "slug",
             "name",
             "question",
+            "translations",
             "owner_team",
             "nps_target",
             "followup_deadline_hours",
@@ -243,6 +245,16 @@ class TouchpointSerializer(serializers.ModelSerializer):
 
     def get_question(self, obj) -> str:
         return services.question_for(obj)
+
+    @extend_schema_field(
+        serializers.DictField(
+            child=serializers.DictField(child=serializers.CharField()),
+            help_text='What customers see per language, where set: {"fr": {"name": "…",'
+            ' "question": "…"}}.',
+        )
+    )
+    def get_translations(self, obj) -> dict:
+        return obj.customer_texts()
 
 
 class PersonSerializer(serializers.Serializer):

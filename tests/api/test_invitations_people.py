@@ -200,3 +200,16 @@ def test_a_delighted_person_with_a_phone_number_another_person_has_is_a_422(admi
     assert answer.status_code == 422, answer.content
     assert "phone_number" in answer.json()["errors"]
     assert not Person.objects.filter(email="new@example.com").exists()
+
+
+def test_the_touchpoints_api_gives_the_customer_texts_per_language(read_api, touchpoint):
+    touchpoint.translations = {
+        "fr": {"name": "Appel au service client", "question": " "},  # blank: left out
+        "xx": {"name": "not a survey language"},
+    }
+    touchpoint.save()
+    body = read_api.get(f"/api/touchpoints/{touchpoint.slug}/").json()
+    assert body["translations"] == {"fr": {"name": "Appel au service client"}}
+    touchpoint.translations = {}
+    touchpoint.save()
+    assert read_api.get(f"/api/touchpoints/{touchpoint.slug}/").json()["translations"] == {}
