@@ -244,7 +244,8 @@ class TargetChange(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.touchpoint}: target {self.nps_target:+d} from {self.applies_from}"
+        since = "the start" if self.applies_from == self.SINCE_THE_START else self.applies_from
+        return f"{self.touchpoint}: target {self.nps_target:+d} from {since}"
 
 
 class Suppression(models.Model):

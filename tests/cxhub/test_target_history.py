@@ -65,6 +65,7 @@ def test_the_admin_records_the_change_and_november_keeps_its_target(
     ) == [(TargetChange.SINCE_THE_START, 30, None), (dt.date(2026, 12, 2), 35, cx_admin.pk)]
     history = client.get(f"/admin/surveys/touchpoint/{touchpoint.pk}/change/").content.decode()
     assert "Target history" in history and "the start" in history
+    assert "0001-01-01" not in history
 
     [november] = [r for r in selectors.score_rows(NOVEMBER) if r.touchpoint == touchpoint]
     assert (november.target, november.vs_target) == (30, 10)  # met, as it was
