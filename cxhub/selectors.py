@@ -212,18 +212,14 @@ def top_root_causes_closed_in(week: Period, *, team_id: int | None = None, limit
         resolution=feedback_services.IMPORTED_HISTORY
     )
     closed = FollowUpCase.objects.filter(closed_at__gte=start, closed_at__lt=end).exclude(not_work)
-    in_week = Q(cases__closed_at__gte=start, cases__closed_at__lt=end) & ~Q(
-        cases__outcome=FollowUpCase.Outcome.NO_LONGER_DETRACTOR
-    )
-    in_week &= ~Q(cases__resolution=feedback_services.IMPORTED_HISTORY)
     if team_id is not None:
         closed = closed.filter(team_id=team_id)
-        in_week &= Q(cases__team_id=team_id)
     return {
         "closed": closed.count(),
+        # filter() before annotate(): the count is of those cases only.
         "rows": list(
-            RootCause.objects.annotate(n=Count("cases", filter=in_week))
-            .filter(n__gt=0)
+            RootCause.objects.filter(cases__in=closed)
+            .annotate(n=Count("cases"))
             .order_by("-n", "name")
             .values("name", "n")[:limit]
         ),
