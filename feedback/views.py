@@ -134,11 +134,13 @@ def _post_from_the_case_page(view):
     """The case page's forms post here; a GET (a refreshed or bookmarked URL left by a
     refused form) goes back to the case page rather than a bare 405."""
 
+    post_only = require_POST(view)
+
     @functools.wraps(view)
     def wrapped(request, pk, *args, **kwargs):
         if request.method == "GET":
             return redirect("feedback:case-detail", pk=pk)
-        return require_POST(view)(request, pk, *args, **kwargs)
+        return post_only(request, pk, *args, **kwargs)
 
     return wrapped
 
