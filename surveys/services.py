@@ -260,13 +260,16 @@ def suppression_addresses(*, email: str, phone: str) -> tuple[str, str]:
     return (f"email:{email}" if email else "", f"phone:{phone}" if phone else "")
 
 
+def _digests(address: str) -> list[str]:
+    """The address's digest under each of suppression_secrets() ([] for no address)."""
+    return [suppression_digest(address, secret=s) for s in suppression_secrets()] if address else []
+
+
 def _suppressed_kinds(*, email: str, phone: str) -> set[str]:
     """The Suppression kinds listed for this email or phone, under any of the keys.
     A bounce is the email's only (a phone does not bounce)."""
     email_address, phone_address = suppression_addresses(email=email, phone=phone)
-    secrets = suppression_secrets()
-    by_email = [suppression_digest(email_address, secret=s) for s in secrets if email_address]
-    by_phone = [suppression_digest(phone_address, secret=s) for s in secrets if phone_address]
+    by_email, by_phone = _digests(email_address), _digests(phone_address)
     if not by_email and not by_phone:
         return set()
     return set(
@@ -295,13 +298,9 @@ def suppressions_lift(*, email: str, phone: str, kind: str) -> int:
     or bounce), so an erasure and re-creation later must not bring it back. Returns the
     rows deleted."""
     email_address, phone_address = suppression_addresses(email=email, phone=phone)
-    addresses = [email_address] + ([phone_address] if kind == Suppression.Kind.UNSUBSCRIBED else [])
-    digests = [
-        suppression_digest(address, secret=s)
-        for address in addresses
-        if address
-        for s in suppression_secrets()
-    ]
+    digests = _digests(email_address)
+    if kind == Suppression.Kind.UNSUBSCRIBED:
+        digests += _digests(phone_address)
     if not digests:
         return 0
     return Suppression.objects.filter(kind=kind, digest__in=digests).delete()[0]
