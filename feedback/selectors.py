@@ -153,44 +153,28 @@ def _queue_row_fields(r: dict, case_url: str) -> dict:
     }
 
 
-def _queue_rows(queryset, limit: int) -> list[QueueRow]:
-    case_url = _case_url_prefix()
-    return [
-        QueueRow(**_queue_row_fields(r, case_url)) for r in queryset.values(*QUEUE_FIELDS)[:limit]
-    ]
-
-
 def queue_for_user(user, *, team_id: int | None = None, limit: int = 25) -> dict:
-    """My open cases (overdue first, then by deadline), my teams' unassigned cases,
-    and for leads and admins the teams' other open cases; with counters."""
+    """The first `limit` of my open cases (of every team I may see: overdue first, then
+    by deadline), of my teams' unassigned cases, and for leads and admins of the teams'
+    other open cases (queue_list's lists); with counters."""
     now = timezone.now()
-    visible = cases_visible_to(user)
-    teams = visible if team_id is None else visible.filter(team_id=team_id)
-    open_cases = teams.open()
-    # Mine: of every team I may see (a case of a team I have left is not, design §6; its
-    # lead sees it among the others and reassigns it).
-    my_open = visible.open().filter(assignee=user)
-    # Overdue first, then by deadline: ordering by the deadline alone does both (every
-    # overdue case is due before every other), and lets the index give the order.
-    mine = _queue_rows(my_open.order_by("due_at"), limit)
-    unassigned = _queue_rows(
-        teams.filter(status=FollowUpCase.Status.NEW, assignee__isnull=True).order_by(
-            "-priority", "due_at"
-        ),
-        limit,
-    )
+
+    def first(show: str, *, total: bool = True):
+        values = queue_list(user, show, team_id=team_id)
+        rows = queue_list_rows(values[:limit])
+        # How many in all: counted only when the first `limit` may not be all.
+        return rows, (values.count() if total and len(rows) == limit else len(rows))
+
+    mine, mine_total = first("mine")
+    unassigned, _ = first("unassigned", total=False)  # counters.unassigned says how many
     others, others_total = [], 0
     if roles.is_cx_admin(user) or roles.team_ids_with_role(user, Membership.Role.LEAD):
-        others_qs = open_cases.filter(assignee__isnull=False).exclude(assignee=user)
-        others = _queue_rows(others_qs.order_by("due_at"), limit)
-        others_total = others_qs.count() if len(others) == limit else len(others)
-    counts = queue_counters(user, team_id=team_id, now=now)
-    mine_total = my_open.count() if len(mine) == limit else len(mine)
+        others, others_total = first("others")
     return {
         "mine": mine,
         "unassigned": unassigned,
         "others": others,
-        "counters": counts,
+        "counters": queue_counters(user, team_id=team_id, now=now),
         "mine_total": mine_total,
         "others_total": others_total,
         "limit": limit,
