@@ -30,6 +30,15 @@ def _person(user) -> dict:
     return {"username": user.username, "name": user.get_full_name() or user.username}
 
 
+def _inspired_at(postcard) -> str | None:
+    """The touchpoint of the praise that inspired the postcard: the feed's annotation
+    (Postcard.objects.for_feed()), else read from the response (a postcard just sent)."""
+    if hasattr(postcard, "inspired_at"):
+        return postcard.inspired_at
+    response = postcard.response
+    return response.touchpoint.name if response is not None else None
+
+
 class PersonRefSerializer(serializers.Serializer):
     username = serializers.CharField()
     name = serializers.CharField()
@@ -46,7 +55,6 @@ class PostcardSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def to_representation(self, postcard):
-        response = postcard.response
         return {
             "id": postcard.pk,
             "sender": _person(postcard.sender),
@@ -54,7 +62,7 @@ class PostcardSerializer(serializers.Serializer):
             "value": postcard.value.name,
             "message": postcard.message,
             "from_customer": postcard.from_customer,
-            "touchpoint": response.touchpoint.name if response is not None else None,
+            "touchpoint": _inspired_at(postcard),
             "created_at": serializers.DateTimeField().to_representation(postcard.created_at),
         }
 

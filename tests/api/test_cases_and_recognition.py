@@ -173,6 +173,45 @@ def test_an_employee_sends_a_postcard_once_per_key(employee, manager_a, value):
     assert teams == [{"rank": 1, "count": 1, "name": "Support"}]
 
 
+def test_the_postcard_feed_costs_the_same_queries_for_3_or_25_postcards(
+    employee, manager_a, touchpoint, value, settings
+):
+    """Each postcard inspired by praise names its touchpoint without a query of its own."""
+    settings.POSTCARD_DAILY_CAP = 100
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recognition import services as recognition
+
+    def feed_queries():
+        with CaptureQueriesContext(connection) as queries:
+            page = session_client(employee).get("/api/postcards/")
+        assert page.status_code == 200
+        return len(queries), page.json()["results"]
+
+    def send(n):
+        for i in range(n):
+            response = services.response_record(
+                touchpoint=touchpoint, score=10, comment=f"Great {i}"
+            )
+            recognition.postcard_send(
+                sender=employee if i % 2 else manager_a,
+                recipient=manager_a if i % 2 else employee,
+                value=value,
+                message=f"Thanks {i}",
+                response=response,
+                idempotency_key=f"k{n}-{i}",
+            )
+
+    send(3)
+    few, results = feed_queries()
+    assert {p["touchpoint"] for p in results} == {touchpoint.name}
+    send(22)
+    many, results = feed_queries()
+    assert len(results) == 25 and {p["touchpoint"] for p in results} == {touchpoint.name}
+    assert many == few
+
+
 def test_no_postcard_to_oneself_and_none_from_a_key(employee, admin_api, value):
     own = session_client(employee).post(
         "/api/postcards/", {"recipient": "emma", "value": value.pk, "message": "Me!"}, format="json"
