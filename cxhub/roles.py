@@ -20,6 +20,19 @@ def is_cx_admin(user) -> bool:
     return user.is_authenticated and (user.is_superuser or CX_ADMINS in _group_names(user))
 
 
+def cx_admins():
+    """The active CX admins (the group's members and superusers), oldest account first."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name=CX_ADMINS) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("pk")
+    )
+
+
 def is_executive(user) -> bool:
     return EXECUTIVES in _group_names(user)
 

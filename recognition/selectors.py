@@ -374,15 +374,31 @@ def shoutout_view(shoutout: ShoutOut) -> ShoutOutView:
     )
 
 
-def shoutouts_pending_for(user) -> list[ShoutOutView]:
-    """The shout-outs waiting for this lead, newest first."""
+SHOUTOUTS_PAGE = 50
+
+
+def _shoutouts_waiting(user):
+    """The shout-outs this lead can still publish: pending, and their comment still
+    praise (a customer who changed their answer, or a comment a CX admin took off the
+    wall, leaves nothing to publish)."""
+    return ShoutOut.objects.filter(
+        lead=user,
+        status=ShoutOut.Status.PENDING,
+        response__category=nps.PROMOTER,
+        response__praise_exclusion__isnull=True,
+    ).exclude(response__comment="")
+
+
+def shoutouts_pending_for(user, *, limit: int = SHOUTOUTS_PAGE) -> tuple[list[ShoutOutView], int]:
+    """The newest `limit` shout-outs waiting for this lead, and how many wait in all."""
+    waiting = _shoutouts_waiting(user)
     qs = (
-        ShoutOut.objects.filter(lead=user, status=ShoutOut.Status.PENDING)
-        .select_related("response__touchpoint", "response__person")
+        waiting.select_related("response__touchpoint", "response__person")
         .prefetch_related("candidates")
-        .order_by("-created_at")
+        .order_by("-created_at")[:limit]
     )
-    return [shoutout_view(s) for s in qs]
+    views = [shoutout_view(s) for s in qs]
+    return views, (len(views) if len(views) < limit else waiting.count())
 
 
 DASHBOARD_PANEL_KEY = "home-champions"
@@ -407,8 +423,8 @@ def dashboard_panel(*, user=None) -> dict:
     One query for a lead on a cache hit, four on a miss (five for a lead).
     """
     panel = {**caching.shared(DASHBOARD_PANEL_KEY, _dashboard_shared), "pending_shoutouts": 0}
-    if user is not None and roles.team_ids_with_role(user, Membership.Role.LEAD):
-        panel["pending_shoutouts"] = ShoutOut.objects.filter(
-            lead=user, status=ShoutOut.Status.PENDING
-        ).count()
+    if user is not None and (
+        roles.team_ids_with_role(user, Membership.Role.LEAD) or roles.is_cx_admin(user)
+    ):
+        panel["pending_shoutouts"] = _shoutouts_waiting(user).count()
     return panel

@@ -372,9 +372,14 @@ def praise_exclude(*, response: Response, by) -> PraiseExclusion:
     response itself is not changed: the exclusion lives in recognition."""
     if not roles.is_cx_admin(by):
         raise RecognitionError("Only CX admins can take comments off the praise wall.")
-    exclusion, _ = PraiseExclusion.objects.get_or_create(
-        response=response, defaults={"excluded_by": by}
-    )
+    with transaction.atomic():
+        exclusion, _ = PraiseExclusion.objects.get_or_create(
+            response=response, defaults={"excluded_by": by}
+        )
+        # Its shout-outs go too: a lead would otherwise keep a comment no one may publish.
+        ShoutOut.objects.filter(response=response, status=ShoutOut.Status.PENDING).update(
+            status=ShoutOut.Status.DISMISSED, decided_at=timezone.now(), decided_by=by
+        )
     _forget_dashboard_on_commit()
     return exclusion
 
@@ -452,17 +457,38 @@ def _lead_for(user_ids: set[int], touchpoint_team_id: int | None):
     return _team_lead(team) if team else None
 
 
+def _decider_for(user_ids: set[int], touchpoint_team_id: int | None):
+    """Who publishes a shout-out for these candidates: their lead (_lead_for), but no
+    one decides on praise that may be about themselves. A lead named by the customer
+    hands it to the touchpoint team's lead, or else to the first CX admin who is not
+    a candidate either (None: no one, and the shout-out is not made)."""
+    lead = _lead_for(user_ids, touchpoint_team_id)
+    if lead is None or lead.pk not in user_ids:
+        return lead
+    team = Team.objects.select_related("lead").filter(pk=touchpoint_team_id).first()
+    other = _team_lead(team) if team else None
+    if other is not None and other.pk not in user_ids:
+        return other
+    return roles.cx_admins().exclude(pk__in=user_ids).first()
+
+
 def shoutouts_suggest(*, response_id: int, index=None) -> list[ShoutOut]:
     """Propose a postcard "from the customer" for every employee a promoter comment
     names, to that employee's team lead. A name that fits several people is not
     guessed: they are all candidates and the lead chooses. Safe to run twice (one
     shout-out per response and name). Returns the shout-outs made now."""
-    response = Response.objects.select_related("touchpoint").filter(pk=response_id).first()
+    response = (
+        Response.objects.select_related("touchpoint")
+        .filter(pk=response_id, praise_exclusion__isnull=True)
+        .first()
+    )
     if response is None or response.category != nps.PROMOTER or not response.comment.strip():
         return []
     made = []
     for name, user_ids in names_in(response.comment, index=index).items():
-        lead = _lead_for(user_ids, response.touchpoint.owner_team_id)
+        lead = _decider_for(user_ids, response.touchpoint.owner_team_id)
+        if lead is None:
+            continue
         with transaction.atomic():
             shoutout, created = ShoutOut.objects.get_or_create(
                 response=response, matched_name=name, defaults={"lead": lead}
@@ -563,6 +589,10 @@ def shoutout_publish(*, shoutout: ShoutOut, by, recipient=None) -> Postcard:
             recipient = next(iter(candidates.values()))
         elif recipient.pk not in candidates:
             raise RecognitionError("Choose one of the colleagues the name matches.")
+        if recipient.pk == by.pk:
+            raise RecognitionError(
+                "This praise may be about you: another lead or a CX admin publishes it."
+            )
         response = Response.objects.select_related("person").get(pk=shoutout.response_id)
         if PraiseExclusion.objects.filter(response=response).exists():
             raise RecognitionError("A CX admin took this comment off the praise wall.")

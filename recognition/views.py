@@ -194,10 +194,9 @@ def _redirect_back(request, back: str, *, default: str):
 
 @login_required
 def shoutouts(request):
+    shoutouts, waiting = selectors.shoutouts_pending_for(request.user)
     return render(
-        request,
-        "recognition/shoutouts.html",
-        {"shoutouts": selectors.shoutouts_pending_for(request.user)},
+        request, "recognition/shoutouts.html", {"shoutouts": shoutouts, "waiting": waiting}
     )
 
 

@@ -7,6 +7,7 @@ register = template.Library()
 
 
 @register.filter
-def is_team_lead(user) -> bool:
-    """Leads get the shout-outs link; reads the memberships cached once per request."""
-    return bool(roles.team_ids_with_role(user, Membership.Role.LEAD))
+def decides_shoutouts(user) -> bool:
+    """Leads and CX admins (who publish praise about a lead) get the shout-outs link;
+    reads the memberships and groups cached once per request."""
+    return bool(roles.team_ids_with_role(user, Membership.Role.LEAD)) or roles.is_cx_admin(user)

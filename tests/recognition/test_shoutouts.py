@@ -376,3 +376,85 @@ def test_thanking_a_colleague_for_praise_that_names_them_has_them_chosen(
     client.force_login(sarah)
     form = client.get(f"/champions/send/?response={response.pk}").context["form"]
     assert form["recipient"].value() is None
+
+
+def test_praise_naming_the_lead_goes_to_a_cx_admin_not_to_the_lead(
+    client, promoter, team_a, lead_a, cx_admin
+):
+    """No one decides on praise about themselves: a lead named by a customer (even by
+    a nickname as common as a word) would otherwise publish postcards to themselves."""
+    response = promoter("Leo Lead was brilliant")
+    shoutout = ShoutOut.objects.get(response=response)
+    assert (shoutout.lead, candidates(shoutout)) == (cx_admin, {lead_a})
+    from recognition import selectors
+
+    assert selectors.dashboard_panel(user=lead_a)["pending_shoutouts"] == 0
+    assert selectors.dashboard_panel(user=cx_admin)["pending_shoutouts"] == 1
+    client.force_login(lead_a)
+    assert b"Leo Lead was brilliant" not in client.get("/champions/shout-outs/").content
+    client.force_login(cx_admin)
+    assert b"Leo Lead was brilliant" in client.get("/champions/shout-outs/").content
+    postcard = services.shoutout_publish(shoutout=shoutout, by=cx_admin)
+    assert (postcard.sender, postcard.recipient) == (cx_admin, lead_a)
+
+
+def test_praise_naming_a_lead_goes_to_the_touchpoint_teams_lead_when_that_is_someone_else(
+    promoter, staff, team_a, team_b, lead_a, cx_admin
+):
+    lead_b = staff("lara", "Lara", "Lead", team_b, role="lead")
+    team_b.lead = lead_b
+    team_b.save()
+    promoter("Lara Lead sorted my bill")  # a Support touchpoint: team_a's lead decides
+    assert ShoutOut.objects.get().lead == lead_a
+
+
+def test_a_lead_cannot_publish_praise_to_themselves(promoter, staff, team_a, lead_a):
+    """Even for a shout-out made before the rule (or a name the lead shares)."""
+    response = promoter("Leo Lead was brilliant")
+    shoutout = ShoutOut.objects.create(response=response, matched_name="leo lead", lead=lead_a)
+    shoutout.candidates.set([lead_a])
+    with pytest.raises(services.RecognitionError, match="may be about you"):
+        services.shoutout_publish(shoutout=shoutout, by=lead_a)
+    assert Postcard.objects.count() == 0
+
+
+def test_taking_a_comment_off_the_wall_dismisses_its_shout_outs_and_stops_new_ones(
+    client, promoter, staff, team_a, lead_a, cx_admin
+):
+    from recognition import selectors
+
+    staff("sarah", "Sarah", "Lopez", team_a)
+    response = promoter("Sarah Lopez was brilliant")
+    services.praise_exclude(response=response, by=cx_admin)
+    assert ShoutOut.objects.get().status == ShoutOut.Status.DISMISSED
+    assert selectors.dashboard_panel(user=lead_a)["pending_shoutouts"] == 0
+    client.force_login(lead_a)
+    assert b"Sarah Lopez was brilliant" not in client.get("/champions/shout-outs/").content
+    ShoutOut.objects.all().delete()  # as if the scan had not run before the exclusion
+    assert services.shoutouts_suggest(response_id=response.pk) == []
+
+
+def test_a_customer_who_changed_their_answer_leaves_no_shout_out_waiting(
+    client, promoter, staff, team_a, lead_a
+):
+    from recognition import selectors
+
+    staff("sarah", "Sarah", "Lopez", team_a)
+    response = promoter("Sarah Lopez was brilliant")
+    survey_services.response_update(response=response, score=7, comment="meh, it was ok")
+    assert selectors.dashboard_panel(user=lead_a)["pending_shoutouts"] == 0
+    client.force_login(lead_a)
+    page = client.get("/champions/shout-outs/")
+    assert b"meh, it was ok" not in page.content and b"No shout-outs waiting" in page.content
+
+
+def test_the_shout_outs_page_shows_the_newest_50_and_says_how_many_wait(
+    client, promoter, staff, team_a, lead_a
+):
+    staff("sarah", "Sarah", "Lopez", team_a)
+    for i in range(52):
+        promoter(f"Sarah Lopez was brilliant ({i})", email=f"c{i}@example.net")
+    client.force_login(lead_a)
+    page = client.get("/champions/shout-outs/").content.decode()
+    assert "The newest 50 of 52 waiting" in page
+    assert "brilliant (51)" in page and "brilliant (1)" not in page
