@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 
 from recognition import services
@@ -46,8 +47,19 @@ class PostcardAdmin(admin.ModelAdmin):
         messages.success(request, f"Hid {queryset.count()} postcards.")
 
 
+class ProfileForm(forms.ModelForm):
+    def clean_nickname(self):
+        try:
+            return services.nickname_clean(self.cleaned_data["nickname"])
+        except services.RecognitionError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
+    """Nicknames are checked as on /champions/me/ (services.nickname_clean)."""
+
+    form = ProfileForm
     list_display = ["user", "nickname"]
     search_fields = ["user__username", "nickname"]
 
@@ -55,6 +67,7 @@ class ProfileAdmin(admin.ModelAdmin):
 @admin.register(ShoutOut)
 class ShoutOutAdmin(admin.ModelAdmin):
     list_display = ["matched_name", "lead", "status", "created_at", "decided_by", "decided_at"]
+    list_select_related = ["lead", "decided_by"]
     list_filter = ["status"]
     raw_id_fields = ["response", "postcard", "candidates"]
     readonly_fields = ["decided_at", "decided_by"]

@@ -8,6 +8,7 @@ commit, from a Celery task.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections import defaultdict
@@ -391,13 +392,40 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", fold(text))
 
 
-def profile_set_nickname(*, user, nickname: str) -> Profile:
-    """Set (or clear, with "") the name customers may know the employee by."""
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """The stop words (the, will, bill, très, …) of every language the surveys are in
+    (settings.LANGUAGES, by the stop-words package), folded as comments are."""
+    from django.utils.translation import get_language_info
+    from stop_words import AVAILABLE_LANGUAGES, get_stop_words
+
+    words: set[str] = set()
+    for code, _ in settings.LANGUAGES:
+        name = get_language_info(code)["name"].lower()
+        if name in AVAILABLE_LANGUAGES:
+            words.update(w for stop in get_stop_words(name) for w in _words(stop))
+    return frozenset(words)
+
+
+def nickname_clean(nickname: str) -> str:
+    """A nickname as stored ("" for none), or RecognitionError saying what is wrong."""
     nickname = " ".join((nickname or "").split())
     if len(nickname) > NICKNAME_MAX_LENGTH:
         raise RecognitionError(f"Keep the nickname under {NICKNAME_MAX_LENGTH} characters.")
     if nickname and len("".join(_words(nickname))) < 2:
         raise RecognitionError("A nickname needs at least two letters.")
+    if nickname and all(word in _common_words() for word in _words(nickname)):
+        # Every comment with "the" (or "will", "bill") would become a shout-out for them.
+        raise RecognitionError(
+            f"“{nickname}” is a word customers write about anything: add your last name, "
+            "or choose a nickname only you are called."
+        )
+    return nickname
+
+
+def profile_set_nickname(*, user, nickname: str) -> Profile:
+    """Set (or clear, with "") the name customers may know the employee by."""
+    nickname = nickname_clean(nickname)
     profile, _ = Profile.objects.update_or_create(user=user, defaults={"nickname": nickname})
     return profile
 

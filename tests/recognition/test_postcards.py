@@ -479,3 +479,30 @@ def test_a_nickname_is_set_on_my_page_and_shown_on_my_person_page(client, employ
     page = client.post("/champions/me/", {"nickname": "!"})
     assert page.status_code == 400
     assert b"at least two letters" in page.content
+
+
+@pytest.mark.parametrize("nickname", ["the", "Will", "Bill", "très", "the one"])
+def test_a_nickname_that_is_a_common_word_is_refused_on_my_page_and_in_the_admin(
+    client, employee, cx_admin, nickname
+):
+    """Every comment with "the" (or "will") would otherwise become a shout-out for them."""
+    from recognition.models import Profile
+
+    client.force_login(employee)
+    page = client.post("/champions/me/", {"nickname": nickname})
+    assert page.status_code == 400 and "customers write about anything" in page.content.decode()
+    client.force_login(cx_admin)
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    admin_page = client.post(
+        "/admin/recognition/profile/add/", {"user": employee.pk, "nickname": nickname}
+    )
+    assert admin_page.status_code == 200 and "customers write about anything" in (
+        admin_page.content.decode()
+    )
+    assert not Profile.objects.filter(user=employee).exclude(nickname="").exists()
+
+
+def test_a_nickname_with_a_word_of_its_own_is_accepted(client, employee):
+    client.force_login(employee)
+    assert client.post("/champions/me/", {"nickname": "Will the Fixer"}).status_code == 302

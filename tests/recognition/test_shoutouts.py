@@ -458,3 +458,29 @@ def test_the_shout_outs_page_shows_the_newest_50_and_says_how_many_wait(
     page = client.get("/champions/shout-outs/").content.decode()
     assert "The newest 50 of 52 waiting" in page
     assert "brilliant (51)" in page and "brilliant (1)" not in page
+
+
+def test_the_shout_out_admin_list_costs_the_same_queries_for_2_or_12_rows(
+    client, promoter, staff, team_a, lead_a, cx_admin
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    staff("sarah", "Sarah", "Lopez", team_a)
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    client.force_login(cx_admin)
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/admin/recognition/shoutout/").status_code == 200
+        return len(ctx)
+
+    for i in range(2):
+        promoter(f"Sarah Lopez was brilliant ({i})", email=f"a{i}@example.net")
+    ShoutOut.objects.update(decided_by=lead_a)
+    few = queries()
+    for i in range(10):
+        promoter(f"Sarah Lopez was brilliant ({i})", email=f"b{i}@example.net")
+    ShoutOut.objects.update(decided_by=lead_a)
+    assert queries() == few
