@@ -140,7 +140,10 @@ def digest_recipients():
 def _quotes(week: Period) -> list[dict]:
     start, end = week.bounds()
     base = (
-        Response.objects.filter(created_at__gte=start, created_at__lt=end)
+        # Not a comment a CX admin took off the praise wall (recognition.PraiseExclusion).
+        Response.objects.filter(
+            created_at__gte=start, created_at__lt=end, praise_exclusion__isnull=True
+        )
         .exclude(comment="")
         .select_related("touchpoint", "person")
     )

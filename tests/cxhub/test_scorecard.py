@@ -317,6 +317,23 @@ def test_the_digests_quotes_carry_no_contact_details(client, executive, data):
     assert "lea@example.org" not in text
 
 
+def test_the_digest_does_not_quote_a_comment_taken_off_the_praise_wall(
+    client, executive, cx_admin, data
+):
+    from recognition import services as recognition
+
+    response = ResponseFactory(
+        touchpoint=Touchpoint.objects.get(slug="support-call"),
+        score=10,
+        comment="Brilliant, unlike that idiot at the desk",
+        created_at=NOW - dt.timedelta(days=6),  # in the last complete week
+    )
+    client.force_login(executive)
+    assert "unlike that idiot" in client.get("/scorecard/digest-preview/").content.decode()
+    recognition.praise_exclude(response=response, by=cx_admin)
+    assert "unlike that idiot" not in client.get("/scorecard/digest-preview/").content.decode()
+
+
 def test_a_digest_that_failed_on_monday_goes_out_at_a_later_hour(
     recipients, data, time_machine, monkeypatch
 ):
