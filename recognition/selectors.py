@@ -30,8 +30,10 @@ PRAISE_DAYS = 30
 
 
 def person_get(*, username: str):
-    """An active colleague by username, or 404."""
-    user = User.objects.filter(username=username, is_active=True).first()
+    """A colleague by username, or 404: an active one, or a former one (deactivated)
+    whose postcards the feed and the leaderboards still show and link to."""
+    shown = Postcard.objects.visible().filter(recipient=OuterRef("pk"))
+    user = User.objects.filter(Q(is_active=True) | Exists(shown), username=username).first()
     if user is None:
         raise Http404("No such colleague")
     return user
@@ -313,9 +315,15 @@ def praise_of(response: Response) -> Praise:
 PRAISE_FIELDS = ("pk", "score", "comment", "created_at", "touchpoint__name", "person__name")
 
 
-def praise_wall(*, days: int = PRAISE_DAYS, limit: int = 50) -> list[Praise]:
+PRAISE_PAGE = 50
+
+
+def praise_wall(
+    *, days: int = PRAISE_DAYS, limit: int = PRAISE_PAGE, before: int | None = None
+) -> list[Praise]:
     """Promoter (9–10) comments of the last `days` local days, newest first, without
-    those a CX admin excluded.
+    those a CX admin excluded; older than response `before` when given (the "older"
+    link: an id that is not on the wall gives nothing).
 
     Only the fields in PRAISE_FIELDS are read: a customer's email and phone never
     leave the database here. On PostgreSQL the query is one UNION ALL of a short
@@ -334,6 +342,11 @@ def praise_wall(*, days: int = PRAISE_DAYS, limit: int = 50) -> list[Praise]:
         .values(*PRAISE_FIELDS)
         .order_by("-created_at", "-pk")
     )
+    if before is not None:
+        anchor = base.filter(pk=before).values_list("created_at", flat=True).first()
+        if anchor is None:
+            return []
+        base = base.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before))
     touchpoint_ids = list(Touchpoint.objects.order_by().values_list("pk", flat=True))
     if connection.features.supports_slicing_ordering_in_compound and len(touchpoint_ids) > 1:
         arms = [base.filter(touchpoint_id=t)[:limit] for t in touchpoint_ids]

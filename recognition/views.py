@@ -11,6 +11,7 @@ from cxhub.models import Team
 from recognition import selectors, services
 from recognition.forms import NicknameForm, PostcardForm, PostcardHideForm
 from recognition.models import Profile, Value
+from surveys.services import digits_id
 
 
 def _int(value):
@@ -150,7 +151,22 @@ def leaderboard(request):
 
 @login_required
 def praise(request):
-    return render(request, "recognition/praise.html", {"praise": selectors.praise_wall()})
+    before = request.GET.get("before")
+    before_id = None if before is None else digits_id(before)
+    if before is not None and before_id is None:
+        return HttpResponseBadRequest("“before” must be a response id.")
+    praise = selectors.praise_wall(before=before_id, limit=selectors.PRAISE_PAGE + 1)
+    more = len(praise) > selectors.PRAISE_PAGE
+    older = praise[selectors.PRAISE_PAGE - 1].response_id if more else None
+    return render(
+        request,
+        "recognition/praise.html",
+        {
+            "praise": praise[: selectors.PRAISE_PAGE],
+            "older": older,
+            "paged": before_id is not None,
+        },
+    )
 
 
 @login_required

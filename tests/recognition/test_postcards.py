@@ -207,6 +207,21 @@ def test_the_recipient_and_their_lead_are_emailed_after_commit(
     assert postcard.notified_at is not None
 
 
+def test_a_sender_without_a_name_is_named_by_username_in_the_emails(
+    send, employee, manager_a, lead_a
+):
+    employee.first_name = employee.last_name = ""
+    employee.save()
+    manager_a.first_name = manager_a.last_name = ""
+    manager_a.save()
+    postcard = send(employee, manager_a)
+    services.postcard_notify(postcard_id=postcard.pk)
+    to_mia = next(m for m in mail.outbox if m.to == ["mia@staff.example.com"])
+    to_lead = next(m for m in mail.outbox if m.to == ["leo@staff.example.com"])
+    assert "emma sent you a Customer Champion postcard" in to_mia.body
+    assert to_lead.body.startswith("Hello") and "mia from your team received" in to_lead.body
+
+
 def test_a_notification_delivered_twice_emails_once(send, employee, manager_a, lead_a):
     postcard = send(employee, manager_a)  # no commit in this test: the task has not run
     assert tasks.postcard_notify(postcard.pk) == 2
@@ -402,12 +417,28 @@ def test_the_thank_link_on_a_person_page_preselects_them(client, employee, manag
     assert client.get("/champions/send/?to=emma").context["chosen"] is None  # never oneself
 
 
-def test_an_unknown_or_inactive_person_is_404(client, employee, manager_a):
+def test_an_unknown_person_or_a_former_one_without_postcards_is_404(client, employee, manager_a):
     manager_a.is_active = False
     manager_a.save()
     client.force_login(employee)
     assert client.get("/champions/people/mia/").status_code == 404
     assert client.get("/champions/people/nobody/").status_code == 404
+
+
+def test_a_former_colleague_on_the_leaderboard_links_to_their_page_without_a_thank_button(
+    client, employee, manager_a, send
+):
+    send(employee, manager_a, "Thanks for the cover")
+    manager_a.is_active = False
+    manager_a.save()
+    client.force_login(employee)
+    board = client.get("/champions/leaderboard/?period=all").content.decode()
+    assert "/champions/people/mia/" in board
+    page = client.get("/champions/people/mia/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Thanks for the cover" in text and "No longer with the company" in text
+    assert "/champions/send/?to=mia" not in text
 
 
 @pytest.mark.parametrize(

@@ -133,3 +133,33 @@ def test_praise_wall_query_count_does_not_grow_with_touchpoints(
     with django_assert_max_num_queries(6):
         page = client.get("/champions/praise/")
     assert len(page.context["praise"]) == 8
+
+
+def test_the_praise_wall_pages_through_the_30_days_50_at_a_time(
+    client, employee, touchpoint, touchpoint_b
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import ResponseFactory
+
+    now = timezone.now()
+    for i in range(55):  # two touchpoints, one comment an hour, newest first: "Praise 0"
+        ResponseFactory(
+            touchpoint=touchpoint if i % 2 else touchpoint_b,
+            score=10,
+            comment=f"Praise {i}.",
+            created_at=now - dt.timedelta(hours=i),
+        )
+    client.force_login(employee)
+    first = client.get("/champions/praise/")
+    shown = first.content.decode()
+    assert "Praise 0." in shown and "Praise 49." in shown and "Praise 50." not in shown
+    older = first.context["older"]
+    assert f'href="?before={older}"' in shown
+    second = client.get(f"/champions/praise/?before={older}").content.decode()
+    assert all(f"Praise {i}." in second for i in range(50, 55))
+    assert "Praise 49." not in second and "Older praise" not in second and "Newest" in second
+    assert client.get("/champions/praise/?before=%C2%B2").status_code == 400
+    assert b"No older praise" in client.get("/champions/praise/?before=999999999").content
