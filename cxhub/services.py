@@ -151,10 +151,14 @@ MAX_ALERT_ATTEMPTS = 5
 
 def _alert_request(delivery: AlertDelivery) -> webhooks.Outgoing:
     try:
-        url = delivery.team.alert.webhook_url
+        alert = delivery.team.alert
     except TeamAlert.DoesNotExist:
         raise webhooks.Undeliverable("The team has no alert webhook any more.") from None
-    return webhooks.Outgoing(url=url, body=json.dumps({"text": delivery.text}).encode())
+    if not alert.active:  # switched off: what was still queued for it is not sent either
+        raise webhooks.Undeliverable("The team's alert webhook is switched off.")
+    return webhooks.Outgoing(
+        url=alert.webhook_url, body=json.dumps({"text": delivery.text}).encode()
+    )
 
 
 def alert_deliver(*, delivery_id: int) -> bool:

@@ -72,6 +72,12 @@ class RetryLater(Exception):
         self.countdown = countdown
 
 
+# How early an attempt may run before its row's next_attempt_at (clocks of the hosts
+# differ a little). Earlier than that, it is a second message for the same delivery (the
+# sweeper's, while the Celery retry was only late) and leaves the attempt to the retry.
+EARLY_TOLERANCE = dt.timedelta(seconds=5)
+
+
 def backoff(attempts: int) -> int:
     """Seconds to wait after the `attempts`-th failed attempt."""
     return min(BACKOFF_MAX_SECONDS, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
@@ -145,10 +151,12 @@ def deliver(
         return False
     attempts = delivery.attempts + 1
     wait = backoff(attempts)
-    # Claim this attempt: a Celery retry and the sweeper never post the same attempt twice.
-    if not rows.filter(status=pending, attempts=delivery.attempts).update(
-        attempts=attempts, next_attempt_at=timezone.now() + dt.timedelta(seconds=wait)
-    ):
+    # Claim this attempt, once it is due: a Celery retry and the sweeper never post the
+    # same attempt twice, nor one before its backoff is over.
+    now = timezone.now()
+    if not rows.filter(
+        status=pending, attempts=delivery.attempts, next_attempt_at__lte=now + EARLY_TOLERANCE
+    ).update(attempts=attempts, next_attempt_at=now + dt.timedelta(seconds=wait)):
         return False
     # Built again from the row as it is now: an erasure (GDPR) may have scrubbed its
     # payload since it was read above, and what was erased must not be sent.

@@ -127,15 +127,17 @@ def endpoint(receiver, db):
 
 
 @pytest.fixture
-def celery_eager_retries():
+def celery_eager_retries(monkeypatch):
     """Celery's own eager retry semantics, and the countdowns it was asked for.
 
     The suite runs tasks eagerly with task_eager_propagates on: a task's Retry then
     escapes apply() (publish logs it) and no retry runs in-process, as in production,
     where the web process never runs the retry. With propagation off, Celery's eager
     apply() runs each retry at once, in-process (ignoring the countdown), until the
-    task returns: the real retry path, minus the waiting.
+    task returns: the real retry path, minus the waiting (so every attempt counts as
+    due: see test_an_attempt_before_its_backoff_is_over_is_left_to_the_retry).
     """
+    monkeypatch.setattr(webhooks, "EARLY_TOLERANCE", dt.timedelta(days=1))
     countdowns = []
 
     def record(sender=None, reason=None, **kwargs):
@@ -456,6 +458,26 @@ def test_retries_back_off_exponentially_until_the_last_attempt_fails_the_deliver
     assert "HTTP Error 500" in delivery.last_error
 
 
+def test_an_attempt_before_its_backoff_is_over_is_left_to_the_retry(
+    touchpoint, endpoint, receiver, django_capture_on_commit_callbacks, time_machine
+):
+    """A second message for a delivery (the sweeper's, while the Celery retry was only
+    late) posts nothing before the backoff is over: one retry chain, not two."""
+    receiver.fail_next = 1
+    time_machine.move_to(NOW, tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        survey_services.response_record(touchpoint=touchpoint, score=9)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at == NOW + dt.timedelta(seconds=30)
+    assert webhooks.webhook_deliver(delivery_id=delivery.pk) is False  # 30 s early
+    assert len(receiver.requests) == 1
+    time_machine.move_to(NOW + dt.timedelta(seconds=26), tick=False)  # within the tolerance
+    assert webhooks.webhook_deliver(delivery_id=delivery.pk) is True
+    assert len(receiver.requests) == 2
+    assert WebhookDelivery.objects.get().status == "sent"
+
+
 def test_a_receiver_that_always_fails_ends_failed_after_n_attempts_and_the_survey_post_succeeded(
     customer_client,
     touchpoint,
@@ -548,6 +570,29 @@ def test_team_alerts_share_the_delivery_machinery_retries_included(
     alert = AlertDelivery.objects.get()
     assert (alert.status, alert.attempts, alert.last_error) == ("sent", 3, "")
     assert receiver.delivered[0].json == {"text": "New detractor (1) at Support call"}
+
+
+def test_a_team_alert_switched_off_gets_nothing_more_not_even_what_was_queued(
+    team_a, touchpoint, receiver, django_capture_on_commit_callbacks
+):
+    from cxhub import services as cxhub_services
+
+    alert_config = TeamAlert.objects.create(team=team_a, webhook_url=receiver.url)
+    receiver.fail_next = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        survey_services.response_record(touchpoint=touchpoint, score=1)
+    alert = AlertDelivery.objects.get()
+    assert (alert.status, alert.attempts) == ("pending", 1)
+    alert_config.active = False
+    alert_config.save()
+    AlertDelivery.objects.update(next_attempt_at=timezone.now())  # its retry is due
+    assert cxhub_services.alert_deliver(delivery_id=alert.pk) is False
+    assert len(receiver.requests) == 1
+    alert.refresh_from_db()
+    assert (alert.status, alert.last_error) == (
+        "failed",
+        "The team's alert webhook is switched off.",
+    )
 
 
 # --- broker down --------------------------------------------------------------------------------
