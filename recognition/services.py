@@ -54,6 +54,15 @@ def daily_cap() -> int:
     return getattr(settings, "POSTCARD_DAILY_CAP", 5)
 
 
+def postcards_sent_today(sender, *, now: dt.datetime | None = None) -> int:
+    """What the daily cap counts: the sender's own postcards of this local day (hidden
+    ones too: they were sent; shout-outs published from a customer's praise are not)."""
+    start = local_day_start(now or timezone.now())
+    return Postcard.objects.filter(
+        sender=sender, from_customer=False, created_at__gte=start
+    ).count()
+
+
 # --- time: days and months are cut in settings.TIME_ZONE ------------------------------
 
 
@@ -245,13 +254,11 @@ def postcard_send(
         if existing is not None:
             return existing, False
         if not from_customer:
-            sent_today = Postcard.objects.filter(
-                sender=sender, from_customer=False, created_at__gte=local_day_start(now)
-            ).count()
+            sent_today = postcards_sent_today(sender, now=now)
             if sent_today >= daily_cap():
                 raise RecognitionError(
-                    f"You have sent {sent_today} postcards today, the daily limit. "
-                    "Save this one for tomorrow!"
+                    f"You have sent {sent_today} postcards today, the daily limit: "
+                    "send this one tomorrow."
                 )
         try:
             with transaction.atomic():

@@ -91,6 +91,11 @@ def send(request):
                 )
             return redirect("recognition:feed")
     chosen = form.cleaned_data.get("recipient") if form.is_bound else recipient
+    if chosen is not None and chosen.pk == request.user.pk:
+        chosen = None  # refused: they pick a colleague again
+    # Without JavaScript the search box submits the form: the colleagues it matches are
+    # listed to pick from (with it, htmx lists them as one types).
+    query = request.POST.get("q", "").strip() if form.is_bound and chosen is None else ""
     inspiration = selectors.praise_response(_int(form["response"].value()))
     return render(
         request,
@@ -98,6 +103,14 @@ def send(request):
         {
             "form": form,
             "chosen": chosen,
+            "q": query,
+            "people": selectors.colleagues_matching(query, exclude_user=request.user)
+            if query
+            else [],
+            "left_today": max(
+                0, services.daily_cap() - services.postcards_sent_today(request.user)
+            ),
+            "daily_cap": services.daily_cap(),
             "inspiration": selectors.praise_of(inspiration) if inspiration else None,
         },
         status=400 if form.is_bound else 200,

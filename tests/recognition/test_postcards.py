@@ -136,6 +136,43 @@ def test_the_daily_cap_stops_the_sixth_postcard_and_resets_the_next_local_day(
     assert Postcard.objects.count() == 6
 
 
+def test_the_form_says_how_many_postcards_are_left_today(client, send, employee, manager_a):
+    client.force_login(employee)
+    assert (
+        "You can send 5 more today (at most 5 a day)"
+        in client.get("/champions/send/").content.decode()
+    )
+    for _ in range(2):
+        send(employee, manager_a)
+    assert "You can send 3 more today" in client.get("/champions/send/").content.decode()
+    for _ in range(3):
+        send(employee, manager_a)
+    assert "You have sent your 5 postcards for today" in (
+        client.get("/champions/send/").content.decode()
+    )
+
+
+def test_without_javascript_the_search_box_lists_the_colleagues_to_pick_from(
+    client, employee, manager_a, value
+):
+    """Enter in the search box submits the form: the page comes back with the matches."""
+    client.force_login(employee)
+    form = {"q": "mia", "value": value.pk, "message": "Thanks!", "idempotency_key": "nojs"}
+    page = client.post("/champions/send/", form)
+    assert page.status_code == 400 and Postcard.objects.count() == 0
+    text = page.content.decode()
+    assert f'name="recipient" value="{manager_a.pk}"' in text and 'value="mia"' in text
+    assert b"Thanks!" in page.content  # the message is kept
+    sent = client.post("/champions/send/", {**form, "recipient": manager_a.pk})
+    assert sent.status_code == 302 and Postcard.objects.get().recipient == manager_a
+
+
+def test_after_a_refused_postcard_to_oneself_no_one_stays_chosen(client, employee, value):
+    client.force_login(employee)
+    page = client.post("/champions/send/", _form(employee, value))
+    assert page.status_code == 400 and page.context["chosen"] is None
+
+
 def test_the_daily_cap_is_read_from_settings(send, employee, manager_a, settings):
     settings.POSTCARD_DAILY_CAP = 2
     send(employee, manager_a)
