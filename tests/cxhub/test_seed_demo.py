@@ -34,7 +34,7 @@ SIZE = 600
 
 def seed() -> str:
     out = io.StringIO()
-    call_command("seed_demo", "--responses", str(SIZE), stdout=out)
+    call_command("seed_demo", "--responses", str(SIZE), "--force", stdout=out)  # DEBUG is off
     return out.getvalue()
 
 
@@ -171,3 +171,18 @@ def test_responses_and_their_cases_commit_together(monkeypatch):
     with pytest.raises(RuntimeError, match="interrupted"):
         seed()
     assert not Response.objects.exists()
+
+
+@pytest.mark.django_db
+def test_with_debug_off_it_refuses_without_force_and_creates_nothing(settings):
+    """A production database would otherwise get a superuser admin/admin."""
+    from django.contrib.auth import get_user_model
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--force"):
+        call_command("seed_demo", "--responses", "0", stdout=io.StringIO())
+    assert not get_user_model().objects.exists()
+    settings.DEBUG = True  # make run's embedded default
+    call_command("seed_demo", "--responses", "0", stdout=io.StringIO())
+    assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()

@@ -235,7 +235,7 @@ def test_cx_admin_edits_the_french_texts_in_the_touchpoint_admin(client, cx_admi
 
 
 def test_the_demo_touchpoints_have_french_names(db):
-    call_command("seed_demo", "--responses", "0", stdout=io.StringIO())
+    call_command("seed_demo", "--responses", "0", "--force", stdout=io.StringIO())
     support = Touchpoint.objects.get(slug="support-call")
     assert support.name == "Support call"
     assert support.customer_name("fr") == "Appel au service client"

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -393,8 +393,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days", type=int, default=180, help="spread responses over this many days"
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="load the demo with DEBUG off too (it creates logins such as admin/admin)",
+        )
 
-    def handle(self, *args, responses, days, **options):
+    def handle(self, *args, responses, days, force, **options):
+        if not settings.DEBUG and not force:
+            # A production database would get a superuser admin/admin and demo staff.
+            raise CommandError(
+                "DEBUG is off: this looks like a production database, and the demo creates "
+                "logins with known passwords (admin/admin). Run it with --force to load it "
+                "anyway (a trial or benchmark database)."
+            )
         rng = random.Random(SEED)
         with transaction.atomic():
             _seed_org(rng)
