@@ -41,6 +41,13 @@ def reachable(url: str, default_port: int) -> str:
     return ""
 
 
+def where(url: str, default_port: int) -> str:
+    """scheme://host:port/path of a service URL, without its user and password (what
+    this prints ends up in CI logs)."""
+    parts = urlparse(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or default_port}{parts.path}"
+
+
 def main() -> int:
     ci = bool(os.environ.get("CI"))
     db_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -63,25 +70,26 @@ def main() -> int:
     if ci and (db_problem or redis_problem):
         print(
             "make test: CI is set and the services are required. "
-            f"PostgreSQL ({db_url}): {db_problem or 'ok'}; Redis ({redis_url}): {redis_problem or 'ok'}",
+            f"PostgreSQL ({where(db_url, 5432)}): {db_problem or 'ok'}; "
+            f"Redis ({where(redis_url, 6379)}): {redis_problem or 'ok'}",
             flush=True,
         )
         return 2
     parts = []
     if db_problem:
         env["DATABASE_URL"] = "sqlite:///" + str(ROOT / "db-test.sqlite3")
-        parts.append(f"SQLite (PostgreSQL not reachable at {db_url}: {db_problem})")
+        parts.append(f"SQLite (PostgreSQL not reachable at {where(db_url, 5432)}: {db_problem})")
     else:
         env["DATABASE_URL"] = db_url
         parts.append(f"PostgreSQL at {urlparse(db_url).hostname}:{urlparse(db_url).port or 5432}")
     if redis_problem:
         env.pop("REDIS_URL", None)
         parts.append(
-            f"eager tasks, no broker (Redis not reachable at {redis_url}: {redis_problem})"
+            f"eager tasks, no broker (Redis not reachable at {where(redis_url, 6379)}: {redis_problem})"
         )
     else:
         env["REDIS_URL"] = redis_url
-        parts.append(f"Redis at {redis_url}")
+        parts.append(f"Redis at {where(redis_url, 6379)}")
     print("make test: running on " + "; ".join(parts), flush=True)
     args = [sys.executable, "-m", "pytest", *sys.argv[1:]]
     os.chdir(ROOT)
