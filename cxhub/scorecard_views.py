@@ -86,6 +86,9 @@ def scorecard(request):
             "month_days": timezone.localdate().day,
             "min_sample": nps.MIN_SAMPLE,
             "query": request.GET.urlencode(),
+            # A refused range keeps what was typed, to correct it.
+            "typed_start": request.GET.get("start", "")[:10],
+            "typed_end": request.GET.get("end", "")[:10],
         }
     )
     return render(request, "cxhub/scorecard.html", context, status=400 if error else 200)

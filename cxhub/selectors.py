@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 from django.contrib.auth import get_user_model
@@ -49,22 +50,44 @@ def scorecard_default_kind(today: dt.date | None = None) -> str:
     return "last_month" if today.day < YOUNG_MONTH_DAYS else "month"
 
 
+def _months_back(day: dt.date, months: int) -> dt.date:
+    """The first of the month `months` before the month of `day` (after, if negative)."""
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _same_days_in(earlier: dt.date, first: dt.date, today: dt.date) -> Period:
+    """From `earlier` (a month, quarter or year before `first`) to the date that is to
+    it what `today` is to `first` (19 Nov in this quarter: 19 Aug in the one before),
+    capped to a shorter month (31 Mar: 28 Feb)."""
+    offset = (today.year * 12 + today.month) - (first.year * 12 + first.month)
+    month = _months_back(earlier, -offset)
+    last = month.replace(day=min(today.day, calendar.monthrange(month.year, month.month)[1]))
+    return Period(earlier, last + dt.timedelta(days=1))
+
+
 def scorecard_period(kind: str, *, start=None, end=None, today=None) -> Period:
     """This month/quarter/year so far, last month, or a custom [start, end] range of
-    local days."""
+    local days, each with what an executive compares it with: last month with the
+    month before; a month, quarter or year so far with the same days of the month or
+    quarter before, or of last year; a custom range with as many days before it."""
     today = today or timezone.localdate()
     if kind == "custom" and start and end:
         return Period(start, end + dt.timedelta(days=1))
     if kind == "last_month":
         this_month = today.replace(day=1)
-        return Period((this_month - dt.timedelta(days=1)).replace(day=1), this_month)
-    if kind == "quarter":
+        first = _months_back(this_month, 1)
+        before = Period(_months_back(this_month, 2), first)
+        return Period(first, this_month, before, f"{before.start:%B %Y}")
+    if kind == "year":
+        first, months, label = today.replace(month=1, day=1), 12, "the same days last year"
+    elif kind == "quarter":
         first = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
-    elif kind == "year":
-        first = today.replace(month=1, day=1)
+        months, label = 3, "the same days of last quarter"
     else:
-        first = today.replace(day=1)
-    return Period(first, today + dt.timedelta(days=1))
+        first, months, label = today.replace(day=1), 1, "the same days of last month"
+    before = _same_days_in(_months_back(first, months), first, today)
+    return Period(first, today + dt.timedelta(days=1), before, label)
 
 
 # One row of the scorecard: the dashboard card's figures, with the same significance.

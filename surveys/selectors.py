@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Sum
 from django.db.models.functions import TruncWeek
@@ -19,10 +19,16 @@ from surveys.privacy import shown_comment
 
 @dataclass
 class Period:
-    """A half-open range of local days: start inclusive, end exclusive."""
+    """A half-open range of local days: start inclusive, end exclusive.
+
+    It is compared with `compare_with` (what `compare_label` names: "October", "the
+    same days last year") when given, else with the same number of days before it.
+    """
 
     start: dt.date
     end: dt.date
+    compare_with: Period | None = field(default=None, compare=False, repr=False)
+    compare_label: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def last_days(cls, days: int, today: dt.date | None = None) -> Period:
@@ -31,7 +37,13 @@ class Period:
         return cls(end - dt.timedelta(days=days), end)
 
     def previous(self) -> Period:
+        if self.compare_with is not None:
+            return self.compare_with
         return Period(self.start - (self.end - self.start), self.start)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
 
     def bounds(self) -> tuple[dt.datetime, dt.datetime]:
         """The instants the period starts and ends at, in the current time zone."""

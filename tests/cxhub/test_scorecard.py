@@ -32,9 +32,10 @@ def data(touchpoint, touchpoint_b, time_machine):
     time_machine.move_to(NOW, tick=False)
     # This month so far vs the same number of days before it.
     responses(touchpoint, [10] * 30 + [9] * 10 + [3] * 10, NOW - dt.timedelta(days=2))  # +60
-    responses(touchpoint, [10] * 10 + [7] * 20 + [3] * 20, NOW - dt.timedelta(days=25))  # −20
+    # The same days of last month (1–18 Oct), which the scorecard compares with.
+    responses(touchpoint, [10] * 10 + [7] * 20 + [3] * 20, NOW - dt.timedelta(days=35))  # −20
     responses(touchpoint_b, [10, 9, 2, 8], NOW - dt.timedelta(days=3))  # +25, tiny sample
-    responses(touchpoint_b, [10, 3, 3, 8], NOW - dt.timedelta(days=22))  # −25
+    responses(touchpoint_b, [10, 3, 3, 8], NOW - dt.timedelta(days=32))  # −25
     survey_services.rollups_recompute_range(start=dt.date(2026, 9, 1), end=dt.date(2026, 11, 30))
 
 
@@ -71,7 +72,7 @@ def test_scorecard_figures_equal_a_direct_computation(client, executive, data, t
 
     assert page.context["period"] == period
     assert row.current == direct(period.start, period.end)
-    assert row.previous == direct(dt.date(2026, 10, 14), dt.date(2026, 11, 1))
+    assert row.previous == direct(dt.date(2026, 10, 1), dt.date(2026, 10, 19))
     assert (row.current.nps, row.previous.nps, row.change, row.vs_target) == (60, -20, 80, 30)
 
 
@@ -90,7 +91,7 @@ def test_a_small_samples_change_is_never_coloured_however_large(
     # The walkthrough: four promoters this month, "± 0.0", after a month of 40 answers at 0.
     time_machine.move_to(NOW, tick=False)
     responses(touchpoint_b, [10] * 4, NOW - dt.timedelta(days=2))
-    responses(touchpoint_b, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=25))
+    responses(touchpoint_b, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=35))
     survey_services.rollups_recompute_range(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30))
     client.force_login(executive)
     page = client.get("/scorecard/")
@@ -117,7 +118,7 @@ def test_a_large_samples_change_beyond_its_margin_is_still_coloured(
 ):
     time_machine.move_to(NOW, tick=False)
     responses(touchpoint, [10] * 25 + [8] * 5, NOW - dt.timedelta(days=2))  # +83 ± 13.3
-    responses(touchpoint, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=25))  # 0 ± 21.9
+    responses(touchpoint, [10] * 10 + [7] * 20 + [3] * 10, NOW - dt.timedelta(days=35))  # 0 ± 21.9
     survey_services.rollups_recompute_range(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30))
     client.force_login(executive)
     html = client.get("/scorecard/").content.decode()
@@ -141,7 +142,7 @@ def test_on_the_first_of_the_month_the_scorecard_opens_on_last_month(
     text = page.content.decode()
     assert (
         "<strong>Last month</strong>: 1 Nov 2026 – 30 Nov 2026 (30 days), "
-        "compared with the 30 days before (2 Oct 2026 – 31 Oct 2026)."
+        "compared with October 2026 (1 Oct 2026 – 31 Oct 2026)."
     ) in text
     assert "This month is only 1 day old, so the scorecard opens on last month." in text
     assert '<a href="?period=last_month" class="active">Last month</a>' in text
@@ -152,8 +153,8 @@ def test_on_the_first_of_the_month_the_scorecard_opens_on_last_month(
     assert one_day.context["period"] == Period(dt.date(2026, 12, 1), dt.date(2026, 12, 2))
     one_day_text = one_day.content.decode()
     assert (
-        "<strong>This month so far</strong>: 1 Dec 2026 (1 day), compared with the day before (30 Nov 2026)."
-        in one_day_text
+        "<strong>This month so far</strong>: 1 Dec 2026 (1 day), compared with the same days "
+        "of last month (1 Nov 2026)." in one_day_text
     )
     assert "only 1 day old" not in one_day_text
     # Chosen, not defaulted: no explanation needed.
@@ -177,7 +178,7 @@ def test_on_the_fifteenth_the_scorecard_shows_this_month_so_far(client, executiv
     text = page.content.decode()
     assert (
         "<strong>This month so far</strong>: 1 Dec 2026 – 15 Dec 2026 (15 days), "
-        "compared with the 15 days before (16 Nov 2026 – 30 Nov 2026)."
+        "compared with the same days of last month (1 Nov 2026 – 15 Nov 2026)."
     ) in text
     assert "opens on last month" not in text
     last = client.get("/scorecard/?period=last_month")
@@ -187,6 +188,36 @@ def test_on_the_fifteenth_the_scorecard_shows_this_month_so_far(client, executiv
             start, dt.date(2026, 12, 16)
         )
     assert client.get("/scorecard/?period=bogus").context["kind"] == "month"
+
+
+@pytest.mark.parametrize(
+    ("kind", "today", "period", "compared_with"),
+    [
+        # A month so far: the same days of the month before, capped to a shorter month.
+        ("month", (2026, 3, 31), ((2026, 3, 1), (2026, 4, 1)), ((2026, 2, 1), (2026, 3, 1))),
+        ("month", (2024, 2, 29), ((2024, 2, 1), (2024, 3, 1)), ((2024, 1, 1), (2024, 1, 30))),
+        # A quarter so far: to the same date of the quarter before (19 Nov: 19 Aug).
+        ("quarter", (2026, 11, 19), ((2026, 10, 1), (2026, 11, 20)), ((2026, 7, 1), (2026, 8, 20))),
+        ("quarter", (2026, 3, 31), ((2026, 1, 1), (2026, 4, 1)), ((2025, 10, 1), (2026, 1, 1))),
+        # A year so far: the same days last year; 29 Feb is 28 Feb there.
+        ("year", (2026, 11, 19), ((2026, 1, 1), (2026, 11, 20)), ((2025, 1, 1), (2025, 11, 20))),
+        ("year", (2024, 2, 29), ((2024, 1, 1), (2024, 3, 1)), ((2023, 1, 1), (2023, 3, 1))),
+        # Last month: the whole month before it.
+        ("last_month", (2026, 3, 5), ((2026, 2, 1), (2026, 3, 1)), ((2026, 1, 1), (2026, 2, 1))),
+    ],
+)
+def test_each_period_is_compared_with_what_an_executive_expects(kind, today, period, compared_with):
+    chosen = selectors.scorecard_period(kind, today=dt.date(*today))
+    assert (chosen.start, chosen.end) == tuple(dt.date(*d) for d in period)
+    before = chosen.previous()
+    assert (before.start, before.end) == tuple(dt.date(*d) for d in compared_with)
+
+
+def test_a_custom_range_is_compared_with_as_many_days_before_it():
+    chosen = selectors.scorecard_period(
+        "custom", start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 19)
+    )
+    assert chosen.previous() == Period(dt.date(2026, 10, 31), dt.date(2026, 11, 10))
 
 
 def test_last_month_in_january_is_last_years_december():
@@ -211,6 +242,22 @@ def test_custom_range_and_bad_dates(client, executive, data):
         assert bad.status_code == 400
         assert bad.context["error"]
         assert client.get(f"/scorecard/scorecard.csv?period=custom&{query}").status_code == 400
+
+
+def test_a_refused_range_keeps_the_dates_typed_and_says_what_is_shown_meanwhile(
+    client, executive, data
+):
+    client.force_login(executive)
+    page = client.get("/scorecard/?period=custom&start=2026-11-05&end=2026-11-01")
+    text = page.content.decode()
+    assert page.status_code == 400
+    assert 'name="start" value="2026-11-05"' in text and 'name="end" value="2026-11-01"' in text
+    assert (
+        "The start date is after the end date. Meanwhile the scorecard shows this month so far."
+        in text
+    )
+    escaped = client.get('/scorecard/?period=custom&start="><b>x&end=2026-11-01').content
+    assert b'"><b>x' not in escaped and b"&quot;&gt;&lt;b&gt;x" in escaped
 
 
 def test_csv_download_has_the_same_table_and_neutralises_formulas(
