@@ -417,10 +417,19 @@ def shoutouts_pending_for(user, *, limit: int = SHOUTOUTS_PAGE) -> tuple[list[Sh
 DASHBOARD_PANEL_KEY = "home-champions"
 
 
+def _top_of_month(limit: int) -> dict:
+    """The month's first `limit` people, and how many more share the last one's rank
+    (the list would otherwise cut through a tie the leaderboard shows)."""
+    ranks = leaderboard(period="month", limit=limit + 20)
+    top = ranks[:limit]
+    tied = sum(1 for r in ranks[limit:] if top and r.rank == top[-1].rank)
+    return {"top_of_month": top, "top_of_month_tied": tied}
+
+
 def _dashboard_shared() -> dict:
     return {
         "latest_postcards": feed(limit=5),
-        "top_of_month": leaderboard(period="month", limit=5),
+        **_top_of_month(5),
         "fresh_praise": praise_wall(limit=3),
     }
 

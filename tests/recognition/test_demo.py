@@ -65,6 +65,21 @@ def test_the_dashboard_panel_shows_latest_postcards_top_five_and_fresh_praise(
     assert "Mia Manager" in html and "Lovely staff" in html and "Thanks Leo" in html
 
 
+def test_the_top_five_says_how_many_more_share_the_fifth_rank(send, employee, settings):
+    from tests.factories import UserFactory
+
+    settings.POSTCARD_DAILY_CAP = 50
+    people = [UserFactory(username=f"p{i}", first_name=f"P{i}", last_name="X") for i in range(8)]
+    for i, person in enumerate(people):  # p0 gets 8, p1 7 ... p3 5; p4 to p7 tie at 1
+        for _ in range(8 - i if i < 4 else 1):
+            send(employee, person)
+    panel = selectors.dashboard_panel(user=employee)
+    assert [(r.user.username, r.rank) for r in panel["top_of_month"]][-1] == ("p4", 5)
+    assert panel["top_of_month_tied"] == 3
+    html = render_to_string("recognition/_dashboard_panel.html", {"panel": panel})
+    assert "… and 3 more at rank 5, with 1 postcard" in html
+
+
 def test_the_dashboard_panel_without_anything_shows_empty_states(db):
     html = render_to_string(
         "recognition/_dashboard_panel.html", {"panel": selectors.dashboard_panel()}
