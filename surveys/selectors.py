@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -122,10 +122,16 @@ def counts_by_touchpoint(period: Period, touchpoint_ids=None) -> dict[int, nps.C
 
 def touchpoint_summaries(*, period: Period | None = None) -> list[TouchpointSummary]:
     """NPS per active touchpoint over `period` (default last 30 days) and the one before,
-    against the target each had on the period's last day."""
+    against the target each had on the period's last day. A touchpoint switched off
+    since is there too while it has answers in the period: last year's scorecard keeps
+    its rows and its answers in the total."""
     period = period or Period.last_days(30)
-    touchpoints = list(Touchpoint.objects.filter(active=True).select_related("owner_team"))
     current = counts_by_touchpoint(period)
+    touchpoints = list(
+        Touchpoint.objects.filter(Q(active=True) | Q(pk__in=list(current)))
+        .select_related("owner_team")
+        .order_by("name", "pk")
+    )
     previous = counts_by_touchpoint(period.previous())
     targets = targets_on(period.end - dt.timedelta(days=1), touchpoints)
     return [

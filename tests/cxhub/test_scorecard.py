@@ -669,3 +669,19 @@ def test_the_touchpoint_admin_speaks_plainly_and_keeps_its_creation_date(admin_c
     html = page.content.decode()
     assert "NPS target" in html and "Follow-up deadline (hours)" in html
     assert 'name="created_at' not in html  # shown, not editable
+
+
+def test_a_touchpoint_switched_off_since_keeps_its_row_and_answers_in_past_periods(
+    client, executive, data, touchpoint_b
+):
+    touchpoint_b.active = False
+    touchpoint_b.save()
+    client.force_login(executive)
+    page = client.get("/scorecard/")
+    rows = {r.touchpoint.slug: r for r in page.context["rows"]}
+    assert rows["billing"].current.total == 4  # its answers of this month so far
+    assert page.context["total"].total == 50 + 4
+    assert "switched off" in page.content.decode().split('data-touchpoint="billing"')[1][:400]
+    # A period in which it had no answers leaves it out.
+    later = client.get("/scorecard/?period=custom&start=2026-11-17&end=2026-11-18")
+    assert "billing" not in {r.touchpoint.slug for r in later.context["rows"]}
