@@ -56,6 +56,27 @@ def test_a_kiosk_visitor_taps_10_on_the_public_link(phone, page_problems, live_s
     assert (response.score, response.comment, response.invitation) == (10, "", None)
 
 
+SCALE_BOXES = """() => [...document.querySelectorAll('.scale label')].map(label => {
+    const box = label.getBoundingClientRect();
+    return [Math.round(box.top), Math.round(box.left), Math.round(box.right)];
+})"""
+
+
+def test_the_score_buttons_fill_two_full_rows_on_a_phone_and_one_on_a_desktop(
+    phone, page, live_server, touchpoint
+):
+    """0–5 then 6–10, each row the full width: 10 sits under "Extremely likely"."""
+    phone.goto(f"{live_server.url}/s/{touchpoint.slug}/")
+    boxes = phone.evaluate(SCALE_BOXES)
+    first, second = boxes[:6], boxes[6:]
+    assert len({top for top, _, _ in first}) == 1 and len({top for top, _, _ in second}) == 1
+    assert first[0][0] < second[0][0]
+    assert first[0][1] == second[0][1] and abs(first[-1][2] - second[-1][2]) <= 1
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/s/{touchpoint.slug}/")
+    assert len({top for top, _, _ in page.evaluate(SCALE_BOXES)}) == 1
+
+
 def test_sending_without_a_score_says_what_is_missing(phone, live_server, touchpoint):
     phone.goto(f"{live_server.url}/s/{touchpoint.slug}/")
     phone.get_by_role("button", name="Send my answer").tap()
