@@ -15,7 +15,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, F, Q
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -448,8 +448,16 @@ def _skip_reason(
     touchpoint: Touchpoint,
     channel: str,
     now: dt.datetime,
+    scheduled_for: dt.datetime | None = None,
     last_sent_at: dt.datetime | None = None,
 ) -> str:
+    """Why an invitation to go out at `scheduled_for` (default now) is not sent, or "".
+
+    The quiet period is counted around the day it goes out: no other invitation to the
+    person (not skipped or cancelled) may go out, or have gone out, within that many
+    days before or after it. Counting from when invitations were created let one
+    scheduled far ahead go out a few days after one created later.
+    """
     if person.unsubscribed_at is not None:
         return Invitation.SkipReason.UNSUBSCRIBED
     if channel == Invitation.Channel.EMAIL and person.bounced_at is not None:
@@ -463,12 +471,17 @@ def _skip_reason(
     ):
         return Invitation.SkipReason.NO_ADDRESS
     quiet_days = touchpoint.effective_quiet_period_days
-    since = now - dt.timedelta(days=quiet_days)
-    if quiet_days and last_sent_at is not None and last_sent_at > since:
+    if not quiet_days:
+        return ""
+    goes_out = max(scheduled_for or now, now)
+    quiet = dt.timedelta(days=quiet_days)
+    if last_sent_at is not None and last_sent_at > goes_out - quiet:
         return Invitation.SkipReason.QUIET_PERIOD  # surveyed elsewhere (e.g. by Delighted)
-    if quiet_days and (
-        Invitation.objects.filter(person=person, created_at__gt=since)
+    if (
+        Invitation.objects.filter(person=person)
         .exclude(status__in=[Invitation.Status.SKIPPED, Invitation.Status.CANCELLED])
+        .annotate(out_at=Coalesce("sent_at", "scheduled_for"))
+        .filter(out_at__gt=goes_out - quiet, out_at__lt=goes_out + quiet)
         .exists()
     ):
         return Invitation.SkipReason.QUIET_PERIOD
@@ -506,6 +519,7 @@ def invitation_create(
             touchpoint=touchpoint,
             channel=channel,
             now=now,
+            scheduled_for=scheduled_for,
             last_sent_at=last_sent_at,
         )
         if reason == Invitation.SkipReason.QUIET_PERIOD and ignore_quiet_period:
@@ -585,6 +599,8 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
         if person.unsubscribed_at is not None
         else Invitation.SkipReason.BOUNCED
         if invitation.channel == Invitation.Channel.EMAIL and person.bounced_at is not None
+        else Invitation.SkipReason.INACTIVE_TOUCHPOINT
+        if not invitation.touchpoint.active
         else ""
     )
     if stopped:  # since it was scheduled

@@ -62,6 +62,54 @@ def test_same_person_is_not_invited_again_within_the_quiet_period(
     assert len(mail.outbox) == 2
 
 
+def test_the_quiet_period_counts_around_the_day_an_invitation_goes_out(
+    person, touchpoint, send, time_machine
+):
+    """One scheduled 60 days ahead and one created 35 days later for at once would
+    reach the customer 25 days apart: the second is skipped."""
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    later = send(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=60)
+    )
+    assert later.status == Invitation.Status.SCHEDULED
+    time_machine.move_to("2026-11-05 09:00 +01:00")  # day 35: 25 days before it goes out
+    now = send(person=person, touchpoint=touchpoint)
+    assert (now.status, now.skip_reason) == ("skipped", Invitation.SkipReason.QUIET_PERIOD)
+    # Scheduled 25 days after one already sent: skipped too.
+    other = services.person_upsert(email="ines@example.net")
+    sent = send(person=other, touchpoint=touchpoint)
+    sent.refresh_from_db()
+    assert sent.status == Invitation.Status.SENT
+    ahead = send(
+        person=other, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=25)
+    )
+    assert ahead.skip_reason == Invitation.SkipReason.QUIET_PERIOD
+    # Past the quiet period on both sides: scheduled.
+    far = send(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=70)
+    )
+    assert far.status == Invitation.Status.SCHEDULED
+
+
+def test_an_invitation_whose_touchpoint_was_switched_off_meanwhile_is_not_sent(
+    person, touchpoint, send, time_machine
+):
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    invitation = send(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=2)
+    )
+    touchpoint.active = False
+    touchpoint.save()
+    time_machine.move_to("2026-10-04 09:00 +02:00")
+    services.invitation_send(invitation_id=invitation.pk)
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.skip_reason) == (
+        "cancelled",
+        Invitation.SkipReason.INACTIVE_TOUCHPOINT,
+    )
+    assert mail.outbox == []
+
+
 def test_quiet_period_can_be_overridden_per_touchpoint(person, touchpoint, send, time_machine):
     touchpoint.quiet_period_days = 3
     touchpoint.save()
