@@ -743,7 +743,15 @@ def response_record(
                 raise SurveyError(_("This survey link has expired."), code="expired")
             touchpoint = invitation.touchpoint
             person = invitation.person
-            existing = Response.objects.filter(invitation=invitation).first()
+            # Locked: an integration's update (response_update) at the same moment
+            # would otherwise be overwritten with what was read here.
+            existing = Response.objects.select_for_update().filter(invitation=invitation).first()
+        elif person is not None:
+            # Locked against an erasure meanwhile, which would otherwise fail this
+            # answer at commit on its foreign key (erasure locks the person too).
+            person = Person.objects.select_for_update(no_key=True).filter(pk=person.pk).first()
+            if person is None:
+                raise SurveyError(_("This person no longer exists."), code="not_found")
         if existing is not None:
             previous_score, previous_comment = existing.score, existing.comment
             _response_change(existing, score=score, comment=comment, properties=properties, now=now)
@@ -1050,6 +1058,23 @@ def responses_record_batch(*, items: list[dict]) -> list[Response]:
     if errors:
         raise SurveyBatchError(errors)
     with transaction.atomic():
+        # The people answering are locked (in id order) against an erasure meanwhile,
+        # which would otherwise fail the batch at commit on their foreign keys.
+        people = sorted({r.person_id for r in rows if r.person_id is not None})
+        there = set(
+            Person.objects.select_for_update(no_key=True)
+            .filter(pk__in=people)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if len(there) < len(people):
+            raise SurveyBatchError(
+                {
+                    index: {"person": ["This person no longer exists (erased)."]}
+                    for index, row in enumerate(rows)
+                    if row.person_id is not None and row.person_id not in there
+                }
+            )
         fastinsert.insert_many(rows)
         responses_recorded.send(sender=Response, responses=rows)
         for tp_id, day in {(r.touchpoint_id, local_day(r.created_at)) for r in rows}:

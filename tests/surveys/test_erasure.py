@@ -331,13 +331,158 @@ def test_an_answer_committed_while_the_erasure_waits_is_erased_with_its_webhook(
     assert delivery.payload["event_data"]["comment"] == ""
 
 
-def _someone_waits_for_a_lock() -> bool:
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_by_person_id_committing_while_the_erasure_waits_is_erased_too(zoe, touchpoint):
+    """An integration records an answer for a person (no invitation) as they are
+    erased: the answer commits, then the erasure strips it; neither fails (the
+    answer used to fail at commit on its foreign key: a 500)."""
+    answering, go_on = threading.Event(), threading.Event()
+    errors: dict = {}
+
+    def hold(sender, response, **kwargs):
+        answering.set()
+        go_on.wait(10)
+
+    response_recorded.connect(hold, dispatch_uid="test.hold_the_answer")
+    try:
+        answer = _in_thread(
+            errors,
+            "answer",
+            lambda: services.response_record(
+                touchpoint=touchpoint, person=zoe, score=3, comment="Call me on +33699887766"
+            ),
+        )
+        assert answering.wait(10)
+        erasure = _in_thread(errors, "erasure", lambda: services.person_erase(person=zoe))
+        deadline = time.monotonic() + 10
+        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _someone_waits_for_a_lock()  # the erasure waits for the answer's lock
+        go_on.set()
+        answer.join(10)
+        erasure.join(10)
+    finally:
+        go_on.set()
+        response_recorded.disconnect(dispatch_uid="test.hold_the_answer")
+    assert errors == {}
+    assert not Person.objects.filter(pk=zoe.pk).exists()
+    assert list(Response.objects.values_list("score", "comment", "person")) == [(3, "", None)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_by_person_id_after_the_erasure_is_refused_cleanly(zoe, touchpoint):
+    """The erasure holds the person; the answer waits, then finds them gone: a clear
+    "no longer exists" (the API's 404), and nothing is written."""
+    from surveys.hooks import person_erased
+
+    erasing, go_on = threading.Event(), threading.Event()
+    errors: dict = {}
+
+    def hold(sender, **kwargs):
+        erasing.set()
+        go_on.wait(10)
+
+    person_erased.connect(hold, dispatch_uid="test.hold_the_erasure")
+    try:
+        erasure = _in_thread(errors, "erasure", lambda: services.person_erase(person=zoe))
+        assert erasing.wait(10)
+        answer = _in_thread(
+            errors,
+            "answer",
+            lambda: services.response_record(touchpoint=touchpoint, person=zoe, score=3),
+        )
+        batch = _in_thread(
+            errors,
+            "batch",
+            lambda: services.responses_record_batch(
+                items=[
+                    {"touchpoint": touchpoint, "score": 9},
+                    {"touchpoint": touchpoint, "score": 2, "person": zoe},
+                ]
+            ),
+        )
+        deadline = time.monotonic() + 10
+        while _locks_waited() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        go_on.set()
+        erasure.join(10)
+        answer.join(10)
+        batch.join(10)
+    finally:
+        go_on.set()
+        person_erased.disconnect(dispatch_uid="test.hold_the_erasure")
+    assert set(errors) == {"answer", "batch"}
+    assert isinstance(errors["answer"], services.SurveyError)
+    assert errors["answer"].code == "not_found"
+    assert errors["batch"].errors == {1: {"person": ["This person no longer exists (erased)."]}}
+    assert Response.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_answering_again_during_an_integrations_update_keeps_the_update(zoe, touchpoint):
+    """The integration's PUT (response_update) and the customer's second answer wait
+    for each other: the answer no longer writes back the properties it read before
+    the update committed."""
+    invitation = services.invitation_create(person=zoe, touchpoint=touchpoint)
+    response = services.response_record(invitation=invitation, touchpoint=touchpoint, score=4)
+    updating, go_on = threading.Event(), threading.Event()
+    errors: dict = {}
+    seen_before: list = []
+
+    def hold(sender, response, created, previous_comment, **kwargs):
+        if response.comment == "Noted by CRM":  # the update, inside its transaction
+            updating.set()
+            go_on.wait(10)
+        else:
+            seen_before.append(previous_comment)
+
+    response_recorded.connect(hold, dispatch_uid="test.hold_the_update")
+    try:
+        update = _in_thread(
+            errors,
+            "update",
+            lambda: services.response_update(
+                response=response, comment="Noted by CRM", properties={"crm_ticket": "T-1"}
+            ),
+        )
+        assert updating.wait(10)
+        again = _in_thread(
+            errors,
+            "again",
+            lambda: services.response_record(
+                invitation=invitation, touchpoint=touchpoint, score=9, comment="Sorted now"
+            ),
+        )
+        deadline = time.monotonic() + 10
+        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        go_on.set()
+        update.join(10)
+        again.join(10)
+    finally:
+        go_on.set()
+        response_recorded.disconnect(dispatch_uid="test.hold_the_update")
+    assert errors == {}
+    response.refresh_from_db()
+    assert (response.score, response.comment, response.properties) == (
+        9,
+        "Sorted now",
+        {"crm_ticket": "T-1"},
+    )
+    assert seen_before == ["Noted by CRM"]  # the case timeline quotes what was there
+
+
+def _locks_waited() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
         )
-        return cursor.fetchone()[0] > 0
+        return cursor.fetchone()[0]
+
+
+def _someone_waits_for_a_lock() -> bool:
+    return _locks_waited() > 0
 
 
 def test_a_second_erasure_of_the_same_person_finds_nothing_left_and_succeeds(zoe, touchpoint):
