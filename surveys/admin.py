@@ -215,6 +215,13 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter)]
 
     def save_model(self, request, obj, form, change):
+        # Unsubscribed by hand: through the service, which cancels what is scheduled
+        # for them and announces it (the unsubscribe.created webhook).
+        unsubscribing = (
+            obj.unsubscribed_at is not None and form.initial.get("unsubscribed_at") is None
+        )
+        if unsubscribing:
+            obj.unsubscribed_at = None
         # A new email address has not bounced (the old one had, perhaps).
         if change and "email" in form.changed_data and "bounced_at" not in form.changed_data:
             obj.bounced_at = None
@@ -231,6 +238,8 @@ class PersonAdmin(admin.ModelAdmin):
         new_address = not change or {"email", "phone"} & set(form.changed_data)
         applied = services.person_suppressions_apply(person=obj) if new_address else []
         super().save_model(request, obj, form, change)
+        if unsubscribing and obj.unsubscribed_at is None:
+            services.person_unsubscribe(person=obj)
         if applied:
             self.message_user(
                 request,
@@ -375,6 +384,14 @@ class ResponseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    # Deleting (spam from a public link, say) goes through the service, which gets the
+    # rollups recomputed: a plain delete left the dashboards counting the answers.
+    def delete_model(self, request, obj):
+        services.responses_delete(responses=Response.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.responses_delete(responses=queryset)
 
     @admin.display(description="comment")
     def short_comment(self, obj):

@@ -367,7 +367,11 @@ class InvitationCreateSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     channel = serializers.ChoiceField(
-        choices=Invitation.Channel.choices, required=False, default=Invitation.Channel.EMAIL
+        choices=Invitation.Channel.choices,
+        required=False,
+        default=Invitation.Channel.EMAIL,
+        help_text="email or sms: CX Hub sends it; web: nothing is sent, your app shows the "
+        "person's link (survey_url).",
     )
     scheduled_for = serializers.DateTimeField(
         required=False, help_text="Send later (default: now)."

@@ -611,8 +611,17 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
     try:
         if invitation.channel == Invitation.Channel.SMS:
             _send_sms(invitation)
-        else:
-            _render_invitation_email(invitation).send()
+        elif (
+            invitation.channel == Invitation.Channel.EMAIL
+            and not _render_invitation_email(invitation).send()  # no address left to send to
+        ):
+            Invitation.objects.filter(pk=invitation_id).update(
+                status=Invitation.Status.CANCELLED, skip_reason=Invitation.SkipReason.NO_ADDRESS
+            )
+            invitation.refresh_from_db()
+            return invitation
+        # A web-link invitation sends nothing: its personal link (survey_url) is the
+        # integration's to show; it counts as sent when due, for the quiet period.
     except smtplib.SMTPRecipientsRefused as exc:
         # The server refused the address itself: a hard bounce. Retrying cannot help;
         # the person is marked bounced (listed by /v1/bounces) and the send failed.
@@ -868,6 +877,22 @@ def rollup_schedule_on_commit(*, touchpoint_id: int, day: dt.date) -> None:
         day.isoformat(),
         window=settings.ROLLUP_DEBOUNCE_SECONDS,
     )
+
+
+def responses_delete(*, responses) -> int:
+    """Delete responses (a CX admin removing spam, in the admin), and get the rollups
+    of the (touchpoint, day) pairs they counted in recomputed after commit: the
+    dashboards, the metrics and /v1/metrics stop counting them. A detractor's response
+    is kept by its follow-up case (ProtectedError). Returns how many were deleted."""
+    with transaction.atomic():
+        touched = {
+            (touchpoint_id, local_day(created_at))
+            for touchpoint_id, created_at in responses.values_list("touchpoint_id", "created_at")
+        }
+        deleted = responses.filter().delete()[1].get(Response._meta.label, 0)
+        for touchpoint_id, day in touched:
+            rollup_schedule_on_commit(touchpoint_id=touchpoint_id, day=day)
+    return deleted
 
 
 def _empty_scores() -> list[int]:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -617,3 +618,12 @@ def _in_thread(errors: dict, name: str, work) -> threading.Thread:
     thread = threading.Thread(target=run)
     thread.start()
     return thread
+
+
+def test_erase_person_finds_a_phone_number_written_as_customers_write_it(zoe):
+    out = io.StringIO()
+    call_command("erase_person", "--phone", "+33 (6) 99-88-77-66", stdout=out)
+    assert "erased" in out.getvalue()
+    assert not Person.objects.filter(pk=zoe.pk).exists()
+    with pytest.raises(CommandError, match="Nothing was erased"):
+        call_command("erase_person", "--phone", "0699887766")

@@ -110,6 +110,36 @@ def test_an_invitation_whose_touchpoint_was_switched_off_meanwhile_is_not_sent(
     assert mail.outbox == []
 
 
+def test_a_web_link_invitation_sends_nothing_and_counts_as_sent(touchpoint, send):
+    phone_only = services.person_upsert(phone="+33612345678")
+    with_email = services.person_upsert(email="ines@example.net")
+    for person in (phone_only, with_email):
+        invitation = send(person=person, touchpoint=touchpoint, channel=Invitation.Channel.WEB)
+        invitation.refresh_from_db()
+        assert (invitation.status, invitation.skip_reason) == ("sent", "")
+        assert invitation.sent_at is not None
+    assert mail.outbox == []
+
+
+def test_an_email_invitation_whose_address_went_meanwhile_is_cancelled_not_sent(
+    person, touchpoint, send, time_machine
+):
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    invitation = send(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=1)
+    )
+    Person.objects.filter(pk=person.pk).update(email="", phone="+33612345678")
+    time_machine.move_to("2026-10-03 09:00 +02:00")
+    services.invitation_send(invitation_id=invitation.pk)
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.skip_reason, invitation.sent_at) == (
+        "cancelled",
+        Invitation.SkipReason.NO_ADDRESS,
+        None,
+    )
+    assert mail.outbox == []
+
+
 def test_quiet_period_can_be_overridden_per_touchpoint(person, touchpoint, send, time_machine):
     touchpoint.quiet_period_days = 3
     touchpoint.save()

@@ -76,3 +76,75 @@ def test_an_address_changed_to_one_an_erased_person_unsubscribed_is_marked(admin
     assert page.status_code == 302, page.content.decode()
     person.refresh_from_db()
     assert person.unsubscribed_at is not None
+
+
+def test_unsubscribing_a_person_by_hand_cancels_their_surveys_and_announces_it(
+    admin_client, touchpoint, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from surveys import services
+    from surveys.hooks import person_unsubscribed
+    from surveys.models import Invitation
+
+    person = services.person_upsert(email="zoe@example.org", name="Zoé")
+    later = services.invitation_create(
+        person=person, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=3)
+    )
+    announced = []
+    person_unsubscribed.connect(
+        lambda sender, person, **kw: announced.append(person.pk), weak=False, dispatch_uid="t"
+    )
+    try:
+        page = admin_client.post(
+            f"/admin/surveys/person/{person.pk}/change/",
+            {
+                **FORM,
+                "email": "zoe@example.org",
+                "unsubscribed_at_0": "2026-11-30",
+                "unsubscribed_at_1": "10:00:00",
+            },
+        )
+    finally:
+        person_unsubscribed.disconnect(dispatch_uid="t")
+    assert page.status_code == 302, page.content.decode()
+    person.refresh_from_db()
+    later.refresh_from_db()
+    assert person.unsubscribed_at is not None
+    assert (later.status, later.skip_reason) == ("cancelled", Invitation.SkipReason.UNSUBSCRIBED)
+    assert announced == [person.pk]
+
+
+def test_deleting_responses_in_the_admin_takes_them_out_of_the_figures(
+    admin_client, touchpoint, django_capture_on_commit_callbacks
+):
+    from surveys import services
+    from surveys.models import NpsDaily, Response
+
+    def committed(work):
+        with django_capture_on_commit_callbacks(execute=True):
+            return work()
+
+    kept = committed(lambda: services.response_record(touchpoint=touchpoint, score=10))
+    spam = [
+        committed(lambda: services.response_record(touchpoint=touchpoint, score=9))
+        for _ in range(2)
+    ]
+    assert NpsDaily.objects.get().promoters == 3
+    page = committed(
+        lambda: admin_client.post(
+            "/admin/surveys/response/",
+            {"action": "delete_selected", "_selected_action": [r.pk for r in spam], "post": "yes"},
+        )
+    )
+    assert page.status_code == 302
+    assert list(Response.objects.all()) == [kept]
+    assert NpsDaily.objects.get().promoters == 1
+    one = committed(lambda: services.response_record(touchpoint=touchpoint, score=8))
+    assert NpsDaily.objects.get().passives == 1
+    committed(
+        lambda: admin_client.post(f"/admin/surveys/response/{one.pk}/delete/", {"post": "yes"})
+    )
+    assert NpsDaily.objects.get().passives == 0

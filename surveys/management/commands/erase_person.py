@@ -21,7 +21,11 @@ class Command(BaseCommand):
         if email is not None:
             person = Person.objects.filter(email=services.clean_email(email)).first()
         elif phone is not None:
-            person = Person.objects.filter(phone=phone.replace(" ", "")).first()
+            try:  # written as the customer gave it: "+33 (6) 12-34-56-78" too
+                phone = services.clean_phone(phone)
+            except services.ValidationError as error:
+                raise CommandError(f"Nothing was erased: {' '.join(error.messages)}") from error
+            person = Person.objects.filter(phone=phone).first()
         else:
             person = Person.objects.filter(pk=person_id).first()
         if person is None:
