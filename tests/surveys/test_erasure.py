@@ -288,44 +288,20 @@ def test_an_answer_committed_while_the_erasure_waits_is_erased_with_its_webhook(
     invitation = services.invitation_create(person=zoe, touchpoint=touchpoint)
     services.response_record(invitation=invitation, touchpoint=touchpoint, score=3, comment="Hm")
     late = "Reach me: late@example.org"
-    answering, go_on = threading.Event(), threading.Event()
-
-    def hold(sender, response, **kwargs):
-        # Connected last: the webhook row of this answer is written, not committed.
-        if response.comment == late:
-            answering.set()
-            go_on.wait(10)
-
-    def in_thread(work):
-        def run():
-            try:
-                work()
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    response_recorded.connect(hold, dispatch_uid="test.hold_the_answer")
-    try:
-        answer = in_thread(
+    # Held once the webhook row of this answer is written (the hold is connected last),
+    # not committed.
+    errors = _race(
+        response_recorded,
+        (
+            "answer",
             lambda: services.response_record(
                 invitation=invitation, touchpoint=touchpoint, score=4, comment=late
-            )
-        )
-        assert answering.wait(10)
-        erasure = in_thread(lambda: services.person_erase(person=zoe))
-        deadline = time.monotonic() + 10
-        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        go_on.set()
-        answer.join(10)
-        erasure.join(10)
-    finally:
-        go_on.set()
-        response_recorded.disconnect(dispatch_uid="test.hold_the_answer")
-
+            ),
+        ),
+        ("erasure", lambda: services.person_erase(person=zoe)),
+        held=lambda response, **kwargs: response.comment == late,
+    )
+    assert errors == {}
     assert not Person.objects.filter(pk=zoe.pk).exists()
     assert list(Response.objects.values_list("score", "comment")) == [(4, "")]
     delivery = WebhookDelivery.objects.get()
@@ -337,34 +313,16 @@ def test_an_answer_by_person_id_committing_while_the_erasure_waits_is_erased_too
     """An integration records an answer for a person (no invitation) as they are
     erased: the answer commits, then the erasure strips it; neither fails (the
     answer used to fail at commit on its foreign key: a 500)."""
-    answering, go_on = threading.Event(), threading.Event()
-    errors: dict = {}
-
-    def hold(sender, response, **kwargs):
-        answering.set()
-        go_on.wait(10)
-
-    response_recorded.connect(hold, dispatch_uid="test.hold_the_answer")
-    try:
-        answer = _in_thread(
-            errors,
+    errors = _race(
+        response_recorded,
+        (
             "answer",
             lambda: services.response_record(
                 touchpoint=touchpoint, person=zoe, score=3, comment="Call me on +33699887766"
             ),
-        )
-        assert answering.wait(10)
-        erasure = _in_thread(errors, "erasure", lambda: services.person_erase(person=zoe))
-        deadline = time.monotonic() + 10
-        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _someone_waits_for_a_lock()  # the erasure waits for the answer's lock
-        go_on.set()
-        answer.join(10)
-        erasure.join(10)
-    finally:
-        go_on.set()
-        response_recorded.disconnect(dispatch_uid="test.hold_the_answer")
+        ),
+        ("erasure", lambda: services.person_erase(person=zoe)),  # waits for the answer's lock
+    )
     assert errors == {}
     assert not Person.objects.filter(pk=zoe.pk).exists()
     assert list(Response.objects.values_list("score", "comment", "person")) == [(3, "", None)]
@@ -376,42 +334,16 @@ def test_an_answer_by_person_id_after_the_erasure_is_refused_cleanly(zoe, touchp
     "no longer exists" (the API's 404), and nothing is written."""
     from surveys.hooks import person_erased
 
-    erasing, go_on = threading.Event(), threading.Event()
-    errors: dict = {}
-
-    def hold(sender, **kwargs):
-        erasing.set()
-        go_on.wait(10)
-
-    person_erased.connect(hold, dispatch_uid="test.hold_the_erasure")
-    try:
-        erasure = _in_thread(errors, "erasure", lambda: services.person_erase(person=zoe))
-        assert erasing.wait(10)
-        answer = _in_thread(
-            errors,
-            "answer",
-            lambda: services.response_record(touchpoint=touchpoint, person=zoe, score=3),
-        )
-        batch = _in_thread(
-            errors,
-            "batch",
-            lambda: services.responses_record_batch(
-                items=[
-                    {"touchpoint": touchpoint, "score": 9},
-                    {"touchpoint": touchpoint, "score": 2, "person": zoe},
-                ]
-            ),
-        )
-        deadline = time.monotonic() + 10
-        while _locks_waited() < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        go_on.set()
-        erasure.join(10)
-        answer.join(10)
-        batch.join(10)
-    finally:
-        go_on.set()
-        person_erased.disconnect(dispatch_uid="test.hold_the_erasure")
+    items = [
+        {"touchpoint": touchpoint, "score": 9},
+        {"touchpoint": touchpoint, "score": 2, "person": zoe},
+    ]
+    errors = _race(
+        person_erased,
+        ("erasure", lambda: services.person_erase(person=zoe)),
+        ("answer", lambda: services.response_record(touchpoint=touchpoint, person=zoe, score=3)),
+        ("batch", lambda: services.responses_record_batch(items=items)),
+    )
     assert set(errors) == {"answer", "batch"}
     assert isinstance(errors["answer"], services.SurveyError)
     assert errors["answer"].code == "not_found"
@@ -426,43 +358,30 @@ def test_a_customer_answering_again_during_an_integrations_update_keeps_the_upda
     the update committed."""
     invitation = services.invitation_create(person=zoe, touchpoint=touchpoint)
     response = services.response_record(invitation=invitation, touchpoint=touchpoint, score=4)
-    updating, go_on = threading.Event(), threading.Event()
-    errors: dict = {}
     seen_before: list = []
 
-    def hold(sender, response, created, previous_comment, **kwargs):
+    def held(response, previous_comment, **kwargs):
         if response.comment == "Noted by CRM":  # the update, inside its transaction
-            updating.set()
-            go_on.wait(10)
-        else:
-            seen_before.append(previous_comment)
+            return True
+        seen_before.append(previous_comment)  # the second answer's
+        return False
 
-    response_recorded.connect(hold, dispatch_uid="test.hold_the_update")
-    try:
-        update = _in_thread(
-            errors,
+    errors = _race(
+        response_recorded,
+        (
             "update",
             lambda: services.response_update(
                 response=response, comment="Noted by CRM", properties={"crm_ticket": "T-1"}
             ),
-        )
-        assert updating.wait(10)
-        again = _in_thread(
-            errors,
+        ),
+        (
             "again",
             lambda: services.response_record(
                 invitation=invitation, touchpoint=touchpoint, score=9, comment="Sorted now"
             ),
-        )
-        deadline = time.monotonic() + 10
-        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        go_on.set()
-        update.join(10)
-        again.join(10)
-    finally:
-        go_on.set()
-        response_recorded.disconnect(dispatch_uid="test.hold_the_update")
+        ),
+        held=held,
+    )
     assert errors == {}
     response.refresh_from_db()
     assert (response.score, response.comment, response.properties) == (
@@ -471,6 +390,39 @@ def test_a_customer_answering_again_during_an_integrations_update_keeps_the_upda
         {"crm_ticket": "T-1"},
     )
     assert seen_before == ["Noted by CRM"]  # the case timeline quotes what was there
+
+
+def _race(signal, first, *others, held=lambda **kwargs: True) -> dict:
+    """Run `first` (name, work) in a thread until it sends `signal` inside its
+    transaction, and hold it there (while `held(**kwargs)` says so); then run each of
+    `others` in its own thread until they all wait for its row locks; then let all
+    finish. Returns their errors by name. Row locks: PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    inside, go_on = threading.Event(), threading.Event()
+    errors: dict = {}
+
+    def hold(sender, **kwargs):
+        if held(**kwargs):
+            inside.set()
+            go_on.wait(10)
+
+    signal.connect(hold, weak=False, dispatch_uid="test.race")
+    threads = []
+    try:
+        threads.append(_in_thread(errors, *first))
+        assert inside.wait(10), "the first never reached the hold"
+        threads += [_in_thread(errors, *other) for other in others]
+        deadline = time.monotonic() + 10
+        while _locks_waited() < len(others) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _locks_waited() == len(others), "the others do not wait for the first's locks"
+    finally:
+        go_on.set()
+        for thread in threads:
+            thread.join(15)
+        signal.disconnect(dispatch_uid="test.race")
+    return errors
 
 
 def _locks_waited() -> int:
@@ -524,30 +476,11 @@ def test_an_unsubscribe_at_the_moment_of_an_erasure_does_not_deadlock_it(zoe, to
     services.invitation_create(
         person=zoe, touchpoint=touchpoint, scheduled_for=timezone.now() + dt.timedelta(days=3)
     )
-    unsubscribing, go_on = threading.Event(), threading.Event()
-    errors = {}
-
-    def hold(sender, person, **kwargs):  # inside the unsubscribe's transaction
-        unsubscribing.set()
-        go_on.wait(10)
-
-    person_unsubscribed.connect(hold, dispatch_uid="test.hold_the_unsubscribe")
-    try:
-        unsubscribe = _in_thread(
-            errors, "unsubscribe", lambda: services.person_unsubscribe(person=Person.objects.get())
-        )
-        assert unsubscribing.wait(10)
-        erasure = _in_thread(errors, "erase", lambda: services.person_erase(person=zoe))
-        deadline = time.monotonic() + 10
-        while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        go_on.set()
-        unsubscribe.join(15)
-        erasure.join(15)
-    finally:
-        go_on.set()
-        person_unsubscribed.disconnect(dispatch_uid="test.hold_the_unsubscribe")
-
+    errors = _race(
+        person_unsubscribed,  # held inside the unsubscribe's transaction
+        ("unsubscribe", lambda: services.person_unsubscribe(person=Person.objects.get())),
+        ("erase", lambda: services.person_erase(person=zoe)),
+    )
     assert errors == {}
     assert not Person.objects.exists()
     assert list(Suppression.objects.values_list("kind", flat=True)) == ["unsubscribed"] * 2
