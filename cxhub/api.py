@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, pagination, parsers, permissions, serializers, throttling
 from rest_framework.settings import api_settings
@@ -174,21 +176,102 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise exceptions.ValidationError({self.page_query_param: [str(exc.detail)]}) from None
 
 
-class CursorPagination(pagination.CursorPagination):
+# The instants a cursor may name: a forged one outside them is refused, not sent to the
+# database (which errs on offsets such as +23:59).
+CURSOR_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+CURSOR_LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+class KeysetPagination(pagination.CursorPagination):
+    """DRF's cursor pagination, with a cursor that names the row itself: its ordering
+    field and its id (keyset pagination), for lists ordered by (field, id).
+
+    DRF's own cursor keeps only the first ordering field and skips rows sharing it by
+    an offset, capped at 1,000: past a thousand rows with one created_at (an import,
+    a batch) the same page came back for ever, and rows added meanwhile shifted the
+    offset, so a page repeated rows of the one before. Here the next page starts
+    strictly after (field, id) of the last row, whatever was added since. `previous`
+    links work the same way backwards. Subclasses set `ordering` to ("field", "id")
+    or ("-field", "-id") and the messages of `invalid_cursor`.
+    """
+
+    ordering = ("-created_at", "-id")
+
+    def invalid_cursor(self):
+        return exceptions.ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise self.invalid_cursor() from None
+        if cursor is None:
+            return None
+        if cursor.offset or cursor.position is None:
+            raise self.invalid_cursor()
+        value, _, pk = cursor.position.rpartition("|")
+        try:
+            value, pk = dt.datetime.fromisoformat(value), int(pk)
+        except ValueError:
+            raise self.invalid_cursor() from None
+        if value.tzinfo is None or not CURSOR_EARLIEST <= value <= CURSOR_LATEST or pk < 1:
+            raise self.invalid_cursor()
+        return pagination.Cursor(offset=0, reverse=cursor.reverse, position=(value, pk))
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        if not self.page_size:
+            return None
+        self.base_url = request.build_absolute_uri()
+        self.cursor = self.decode_cursor(request)
+        field = self.ordering[0].lstrip("-")
+        reverse = self.cursor is not None and self.cursor.reverse
+        # Walking backwards (a previous link) reads the other way, then flips the page.
+        descending = self.ordering[0].startswith("-") != reverse
+        sign = "-" if descending else ""
+        queryset = queryset.order_by(f"{sign}{field}", f"{sign}id")
+        if self.cursor is not None:
+            value, pk = self.cursor.position
+            after = "lt" if descending else "gt"
+            queryset = queryset.filter(
+                Q(**{f"{field}__{after}": value}) | Q(**{field: value, f"id__{after}": pk})
+            )
+        rows = list(queryset[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        self.page = rows[: self.page_size]
+        if reverse:
+            self.page.reverse()
+        # Forwards: a next page if more rows followed; a previous one if a cursor led
+        # here. Backwards: the other way round.
+        self.has_next = more if not reverse else True
+        self.has_previous = (self.cursor is not None) if not reverse else more
+        return self.page
+
+    def _position(self, row) -> str:
+        field = self.ordering[0].lstrip("-")
+        value = row[field] if isinstance(row, dict) else getattr(row, field)
+        pk = row["id"] if isinstance(row, dict) else row.pk
+        return f"{value.isoformat()}|{pk}"
+
+    def get_next_link(self):
+        if not self.has_next or not self.page:
+            return None
+        return self.encode_cursor(pagination.Cursor(0, False, self._position(self.page[-1])))
+
+    def get_previous_link(self):
+        if not self.has_previous or not self.page:
+            return None
+        return self.encode_cursor(pagination.Cursor(0, True, self._position(self.page[0])))
+
+
+class CursorPagination(KeysetPagination):
     """Newest first, stable while rows are added: for lists that grow without bound."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
     ordering = ("-created_at", "-id")
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: ["Invalid cursor."]}
-            ) from None
 
 
 # --- throttling --------------------------------------------------------------------------

@@ -119,9 +119,10 @@ def time_range(qs, params, field: str, since: str = "since", until: str = "until
 # --- people ---------------------------------------------------------------------------
 
 
-class PeoplePagination(pagination.CursorPagination):
+class PeoplePagination(api.KeysetPagination):
     """Delighted's people list: oldest first, `per_page` (20, at most 100), and a
-    `Link: <absolute url>; rel="next"` header carrying the cursor."""
+    `Link: <absolute url>; rel="next"` header carrying the cursor (a keyset one: people
+    imported together share a created_at)."""
 
     cursor_query_param = "page_info"
     page_size = PER_PAGE_DEFAULT
@@ -129,11 +130,8 @@ class PeoplePagination(pagination.CursorPagination):
     max_page_size = PER_PAGE_MAX
     ordering = ("created_at", "id")
 
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise out.invalid(self.cursor_query_param, "Invalid page_info cursor.") from None
+    def invalid_cursor(self):
+        return out.invalid(self.cursor_query_param, "Invalid page_info cursor.")
 
     def get_paginated_response(self, data):
         headers = {}

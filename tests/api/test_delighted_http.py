@@ -447,8 +447,36 @@ def test_per_page_is_20_by_default_and_at_most_100(admin_v1, touchpoint):
 
 
 def test_a_forged_cursor_is_422(admin_v1, touchpoint):
-    got = admin_v1.get("/v1/people", {"page_info": "garbage"})
-    assert got.status_code == 422 and "page_info" in got.json()["errors"]
+    import base64
+
+    for forged in (
+        "garbage",
+        base64.b64encode(b"p=garbage").decode(),
+        base64.b64encode(b"p=2026-01-01T00:00:00+23:59|1").decode(),  # the database errs
+        base64.b64encode(b"o=5&p=2026-01-01T00:00:00+00:00|1").decode(),
+    ):
+        got = admin_v1.get("/v1/people", {"page_info": forged})
+        assert got.status_code == 422 and "page_info" in got.json()["errors"], forged
+
+
+def test_walking_the_link_headers_gives_every_person_once_however_many_share_a_created_at(
+    admin_v1, touchpoint
+):
+    """An import creates its people with one created_at: past 1,000 of them, DRF's
+    offset cursor served the same page for ever (the Delighted client never stopped)."""
+    same = timezone.now()
+    Person.objects.bulk_create(
+        [Person(email=f"p{i}@example.net", created_at=same) for i in range(1250)]
+    )
+    seen, url, pages = [], "/v1/people.json?per_page=100", 0
+    while url and pages < 20:
+        answer = admin_v1.get(url)
+        seen += [p["id"] for p in answer.json()]
+        link = answer.get("Link")
+        url = link[1 : link.index(">")] if link else None
+        pages += 1
+    assert url is None and pages == 13
+    assert len(seen) == len(set(seen)) == 1250
 
 
 def test_cancelling_pending_surveys_cancels_only_the_scheduled_ones(write_v1, touchpoint):

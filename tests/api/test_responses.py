@@ -214,6 +214,43 @@ def test_lists_are_paginated_with_a_cursor(read_api, touchpoint):
     assert len(seen) == len(set(seen)) == 7
 
 
+def test_a_page_after_rows_were_added_repeats_none_and_previous_goes_back(
+    read_api, write_api, touchpoint
+):
+    """A batch shares one created_at: DRF's offset cursor shifted with every row added
+    meanwhile, so the next page repeated rows already read."""
+    batch = [{"touchpoint": touchpoint.slug, "score": 9}] * 120
+    assert write_api.post(BATCH, {"responses": batch}, format="json").status_code == 201
+    first = read_api.get(URL + "?page_size=50").json()
+    assert write_api.post(BATCH, {"responses": batch[:60]}, format="json").status_code == 201
+    seen, url = [r["id"] for r in first["results"]], first["next"]
+    while url:
+        page = read_api.get(url).json()
+        seen += [r["id"] for r in page["results"]]
+        last, url = page, page["next"]
+    assert len(seen) == len(set(seen)) == 120
+    back = read_api.get(last["previous"]).json()
+    assert [r["id"] for r in back["results"]] == seen[50:100]
+    assert read_api.get(back["previous"]).json()["results"] == first["results"]
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        b"p=2026-01-01T00:00:00+23:59|1",
+        b"p=2026-01-01T00:00:00|1",
+        b"p=9999-01-01T00:00:00+00:00|1",
+        b"p=x|y",
+        b"r=1",
+    ],
+)
+def test_a_forged_cursor_is_a_400_on_the_cursor(read_api, touchpoint, position):
+    import base64
+
+    answer = read_api.get(URL, {"cursor": base64.b64encode(position).decode()})
+    assert answer.status_code == 400 and answer.json()["errors"] == {"cursor": ["Invalid cursor."]}
+
+
 def test_the_list_costs_a_fixed_number_of_queries(
     read_api, touchpoint, django_assert_max_num_queries
 ):
