@@ -23,7 +23,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, pagination, parsers, permissions, serializers, throttling
+from rest_framework import (
+    exceptions,
+    negotiation,
+    pagination,
+    parsers,
+    permissions,
+    serializers,
+    throttling,
+)
 from rest_framework.settings import api_settings
 
 from cxhub import addresses, caching, jsontext, roles
@@ -158,6 +166,17 @@ class ScopePermission(permissions.BasePermission):
         if check is not None:
             return check(request, scope)
         return scope == READ or roles.is_cx_admin(user)
+
+
+# --- content negotiation ---------------------------------------------------------------
+
+
+class ContentNegotiation(negotiation.DefaultContentNegotiation):
+    """DRF's, but a ?format= no renderer of the view has is an ignored query parameter
+    (the Accept header decides), not a 404."""
+
+    def filter_renderers(self, renderers, format):
+        return [r for r in renderers if r.format == format] or renderers
 
 
 # --- pagination ---------------------------------------------------------------------------

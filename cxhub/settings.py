@@ -327,6 +327,9 @@ REST_FRAMEWORK = {
         "v1": env.str("V1_THROTTLE_RATE", default="1200/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # ?format= picks a renderer the view has (the schema's json or yaml); another value
+    # is ignored, as Delighted ignores what it does not know (DRF answered 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cxhub.api.ContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CX Hub API",

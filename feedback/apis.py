@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.response import Response as ApiResponse
 
@@ -139,7 +139,20 @@ class _CaseApi:
         return getattr(user, "acting_user", user) if api.api_key(self.request) else user
 
 
-@extend_schema(tags=["cases"], responses={200: CaseSerializer(many=True), **api.error_responses()})
+@extend_schema(
+    tags=["cases"],
+    parameters=[
+        OpenApiParameter("status", str, enum=FollowUpCase.Status.values),
+        OpenApiParameter("team", str, description="The team's slug."),
+        OpenApiParameter("touchpoint", str, description="The touchpoint's slug."),
+        OpenApiParameter(
+            "assignee",
+            str,
+            description='A user id, or "me" (for an API key: the CX admin who created it).',
+        ),
+    ],
+    responses={200: CaseSerializer(many=True), **api.error_responses()},
+)
 class CaseListApi(_CaseApi, generics.ListAPIView):
     """Cases the caller may work, newest first; filter by status, team, touchpoint, or
     assignee (a user id, or "me")."""
@@ -163,8 +176,8 @@ class CaseListApi(_CaseApi, generics.ListAPIView):
                 qs = qs.filter(**{field: value})
         assignee = params.get("assignee")
         if assignee:
-            if assignee == "me":
-                qs = qs.filter(assignee_id=self.request.user.pk)
+            if assignee == "me":  # a key acts as the CX admin who created it
+                qs = qs.filter(assignee_id=self.actor().pk)
             elif (user_id := digits_id(assignee)) is not None:
                 qs = qs.filter(assignee_id=user_id)
             else:

@@ -53,7 +53,9 @@ class CaseQuerySet(models.QuerySet):
         return self.select_related("response__touchpoint", "assignee")
 
     def for_case_page(self):
-        return self.select_related("response__touchpoint", "response__person", "assignee", "team")
+        return self.select_related(
+            "response__touchpoint", "response__person", "assignee", "team", "touchpoint"
+        )
 
 
 HEALTH_COLUMNS = [

@@ -83,7 +83,7 @@ def query_list(params: QueryDict, name: str) -> list[str]:
 
 def timestamp(value, field: str) -> dt.datetime:
     """An aware datetime from integer Unix seconds (an int, or a string of digits)."""
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,10}\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,10}\s*", value):  # ASCII: not "١٢"
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -113,7 +113,7 @@ def past_timestamp(value, field: str, *, earliest: dt.datetime | None = None) ->
 
 
 def integer(value, field: str, *, minimum: int, maximum: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,12}\s*", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(field, "Expected a whole number.")

@@ -136,6 +136,42 @@ def test_case_filters(manager_a, case):
     assert ContactAttempt.objects.count() == 0
 
 
+def test_assignee_me_with_a_key_means_the_cx_admin_who_created_it(admin_api, cx_admin, touchpoint):
+    """An API key has no user id of its own: "me" used to match the unassigned cases."""
+    unassigned = FollowUpCase.objects.get(
+        response=services.response_record(touchpoint=touchpoint, score=1)
+    )
+    mine = FollowUpCase.objects.get(
+        response=services.response_record(touchpoint=touchpoint, score=2)
+    )
+    FollowUpCase.objects.filter(pk=mine.pk).update(assignee=cx_admin, status="assigned")
+    got = admin_api.get("/api/cases/", {"assignee": "me"}).json()["results"]
+    assert [c["id"] for c in got] == [mine.pk] and unassigned.pk != mine.pk
+
+
+def test_the_case_list_costs_the_same_queries_for_1_or_6_cases(admin_api, touchpoint):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_api.get("/api/cases/").status_code == 200
+        return len(ctx)
+
+    services.response_record(touchpoint=touchpoint, score=1)
+    queries()  # the first request also reads what later ones find cached
+    one = queries()
+    for _ in range(5):
+        services.response_record(touchpoint=touchpoint, score=1)
+    assert queries() == one
+
+
+def test_the_schema_lists_the_case_filters(admin_api):
+    schema = admin_api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    names = {p["name"] for p in schema["paths"]["/api/cases/"]["get"]["parameters"]}
+    assert {"status", "team", "touchpoint", "assignee"} <= names
+
+
 # --- recognition --------------------------------------------------------------------------
 
 

@@ -957,3 +957,12 @@ def test_json_with_a_lone_surrogate_or_infinity_is_refused_and_nothing_is_writte
         )
         assert answer.status_code == 400, answer.content
     assert not Response.objects.exists()
+
+
+def test_format_is_an_ignored_query_parameter_and_timestamps_take_ascii_digits_only(
+    read_v1, touchpoint
+):
+    assert read_v1.get("/v1/survey_responses.json", {"format": "xml"}).status_code == 200
+    assert read_v1.get("/v1/metrics.json", {"format": "csv"}).status_code == 200
+    got = read_v1.get("/v1/survey_responses.json", {"since": "١٢"})  # Arabic-Indic 12
+    assert got.status_code == 422 and "since" in got.json()["errors"]
