@@ -616,6 +616,11 @@ def case_close(
                 raise CaseError(
                     f"Log at least one contact attempt{since} before closing as unreachable."
                 )
+            if attempts.filter(outcome=ContactAttempt.Outcome.REACHED).exists():
+                raise CaseError(
+                    "The customer was reached: close the case as resolved, with what was "
+                    "done and its root cause."
+                )
         _root_causes_check(root_causes, touchpoint=case.response.touchpoint)
         case.status = FollowUpCase.Status.CLOSED
         case.outcome = outcome

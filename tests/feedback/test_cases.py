@@ -314,6 +314,20 @@ def test_a_reopened_case_needs_a_new_attempt_before_it_closes_as_unreachable(
     assert closed.outcome == FollowUpCase.Outcome.UNREACHABLE
 
 
+def test_a_case_whose_customer_was_reached_cannot_close_as_unreachable(
+    record, touchpoint, manager_a
+):
+    from feedback import services as feedback_services
+
+    case = FollowUpCase.objects.get(response=record(touchpoint, 3, comment="Slow refund"))
+    feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="no_answer")
+    feedback_services.contact_attempt_log(case=case, by=manager_a, outcome="reached")
+    with pytest.raises(feedback_services.CaseError, match="The customer was reached"):
+        feedback_services.case_close(case=case, by=manager_a, outcome="unreachable")
+    case.refresh_from_db()
+    assert case.is_open
+
+
 def test_a_note_or_a_quoted_comment_that_says_score_changed_does_not_move_the_opening(
     record, touchpoint, invitation, manager_a
 ):
