@@ -455,7 +455,8 @@ def _skip_reason(
 
     The quiet period is counted around the day it goes out: no other invitation to the
     person (not skipped or cancelled) may go out, or have gone out, within that many
-    days before or after it. Counting from when invitations were created let one
+    days before or after it, and no answer of theirs (an API or web answer without an
+    invitation too) may be that recent. Counting from when invitations were created let one
     scheduled far ahead go out a few days after one created later.
     """
     if person.unsubscribed_at is not None:
@@ -477,6 +478,8 @@ def _skip_reason(
     quiet = dt.timedelta(days=quiet_days)
     if last_sent_at is not None and last_sent_at > goes_out - quiet:
         return Invitation.SkipReason.QUIET_PERIOD  # surveyed elsewhere (e.g. by Delighted)
+    if Response.objects.filter(person=person, created_at__gt=goes_out - quiet).exists():
+        return Invitation.SkipReason.QUIET_PERIOD  # answered lately, without an invitation too
     if (
         Invitation.objects.filter(person=person)
         .exclude(status__in=[Invitation.Status.SKIPPED, Invitation.Status.CANCELLED])

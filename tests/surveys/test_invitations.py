@@ -91,6 +91,18 @@ def test_the_quiet_period_counts_around_the_day_an_invitation_goes_out(
     assert far.status == Invitation.Status.SCHEDULED
 
 
+def test_a_person_who_answered_lately_without_an_invitation_is_not_invited_again(
+    person, touchpoint, send, time_machine
+):
+    time_machine.move_to("2026-10-01 09:00 +02:00")
+    services.response_record(touchpoint=touchpoint, person=person, score=8)  # an API answer
+    time_machine.move_to("2026-10-03 09:00 +02:00")
+    soon = send(person=person, touchpoint=touchpoint)
+    assert (soon.status, soon.skip_reason) == ("skipped", Invitation.SkipReason.QUIET_PERIOD)
+    time_machine.move_to("2026-11-01 09:00 +01:00")
+    assert send(person=person, touchpoint=touchpoint).status == Invitation.Status.SCHEDULED
+
+
 def test_an_invitation_whose_touchpoint_was_switched_off_meanwhile_is_not_sent(
     person, touchpoint, send, time_machine
 ):
