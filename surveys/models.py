@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -83,12 +84,17 @@ class Touchpoint(models.Model):
         help_text='Customer-facing texts per language: {"fr": {"name": "…", "question": "…"}}.',
     )
     nps_target = models.SmallIntegerField(
-        "NPS target", default=30, help_text="The NPS this touchpoint aims for (-100 to 100)."
+        "NPS target",
+        default=30,
+        validators=[MinValueValidator(-100), MaxValueValidator(100)],
+        help_text="The NPS this touchpoint aims for (-100 to 100).",
     )
     followup_deadline_hours = models.PositiveIntegerField(
         "follow-up deadline (hours)",
         default=48,
-        help_text="How long after a detractor's answer their follow-up call is due.",
+        # 0 would make every new detractor's case overdue, and escalated, at once.
+        validators=[MinValueValidator(1)],
+        help_text="How long after a detractor's answer their follow-up call is due (at least 1).",
     )
     resurvey_after_days = models.PositiveIntegerField(
         null=True,

@@ -240,3 +240,45 @@ def test_the_demo_touchpoints_have_french_names(db):
     assert support.name == "Support call"
     assert support.customer_name("fr") == "Appel au service client"
     assert all(tp.customer_name("fr") != tp.name for tp in Touchpoint.objects.all())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("followup_deadline_hours", "0", "greater than or equal to 1"),
+        ("nps_target", "150", "less than or equal to 100"),
+        ("nps_target", "-101", "greater than or equal to -100"),
+    ],
+)
+def test_the_touchpoint_admin_refuses_a_zero_deadline_and_a_target_out_of_range_at_the_field(
+    client, cx_admin, touchpoint, field, value, error
+):
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    client.force_login(cx_admin)
+    data = {
+        "name": "Support call",
+        "slug": "support-call",
+        "owner_team": touchpoint.owner_team_id,
+        "question": "",
+        "nps_target": "30",
+        "followup_deadline_hours": "48",
+        "resurvey_after_days": "",
+        "quiet_period_days": "",
+        "active": "on",
+        "created_at_0": touchpoint.created_at.date().isoformat(),
+        "created_at_1": "00:00:00",
+        "name_fr": "",
+        "question_fr": "",
+        "targets-TOTAL_FORMS": "0",
+        "targets-INITIAL_FORMS": "0",
+        field: value,
+    }
+    page = client.post(f"/admin/surveys/touchpoint/{touchpoint.pk}/change/", data)
+    assert page.status_code == 200
+    html = page.content.decode()
+    # Next to the field, not as a constraint's message at the top of the form.
+    assert f'<ul class="errorlist" id="id_{field}_error"><li>Ensure this value is {error}' in html
+    assert "is violated" not in html
+    touchpoint.refresh_from_db()
+    assert (touchpoint.nps_target, touchpoint.followup_deadline_hours) == (30, 48)
