@@ -100,8 +100,21 @@ def exception_handler(exc, context):
         data = response.data
         message = str(data.get("detail", "")) if isinstance(data, dict) else str(data)
         errors = {}
+        request = context.get("request")
+        if isinstance(exc, exceptions.NotAuthenticated) and _sent_basic(request):
+            # A Delighted client pointed at /api/ instead of /v1/ (a proxy's own Basic
+            # login, with a staff session, never gets here).
+            message += (
+                " This API takes 'Authorization: Bearer <API key>'; HTTP Basic with the key"
+                " is for the Delighted-compatible API under /v1/."
+            )
     response.data = {"status": response.status_code, "message": message, "errors": errors}
     return response
+
+
+def _sent_basic(request) -> bool:
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    return header.strip().lower().startswith("basic ")
 
 
 # Imported by apis for extend_schema(responses=...): the shape of every error body.

@@ -154,3 +154,15 @@ def test_staff_who_are_not_cx_admins_cannot_see_api_keys(client, employee):
     client.force_login(employee)
     response = client.get(reverse("admin:cxhub_apikey_changelist"))
     assert response.status_code == 403
+
+
+def test_http_basic_on_the_native_api_says_to_use_bearer(anon, read_key, touchpoint):
+    """What a Delighted client pointed at /api/ instead of /v1/ sends."""
+    import base64
+
+    raw = read_key[1]
+    anon.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{raw}:".encode()).decode())
+    got = anon.get("/api/metrics/")
+    assert got.status_code == 401
+    assert "takes 'Authorization: Bearer <API key>'" in got.json()["message"]
+    assert "/v1/" in got.json()["message"]
