@@ -314,3 +314,11 @@ class ImprovementAction(models.Model):
 
     def __str__(self):
         return self.title
+
+    def set_published(self, publish: bool) -> None:
+        """Published ("You said, we did") from now, keeping its first publication time;
+        or taken back to a draft."""
+        if publish and self.published_at is None:
+            self.published_at = timezone.now()
+        elif not publish:
+            self.published_at = None

@@ -870,10 +870,7 @@ def improvement_action_save(
         action = action or ImprovementAction(created_by=by)
         action.title, action.summary = title.strip(), summary.strip()
         action.owner_team, action.touchpoint, action.status = owner_team, touchpoint, status
-        if publish and action.published_at is None:
-            action.published_at = timezone.now()
-        elif not publish:
-            action.published_at = None
+        action.set_published(publish)
         action.save()
         action.root_causes.set(root_causes or [])
     return action

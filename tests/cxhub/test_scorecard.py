@@ -685,3 +685,12 @@ def test_a_touchpoint_switched_off_since_keeps_its_row_and_answers_in_past_perio
     # A period in which it had no answers leaves it out.
     later = client.get("/scorecard/?period=custom&start=2026-11-17&end=2026-11-18")
     assert "billing" not in {r.touchpoint.slug for r in later.context["rows"]}
+
+
+def test_the_scorecard_marks_an_action_not_published_yet(client, executive, team_a):
+    from feedback.models import ImprovementAction
+
+    ImprovementAction.objects.create(title="Weekend hours", summary="Soon.", owner_team=team_a)
+    client.force_login(executive)
+    text = client.get("/scorecard/").content.decode()
+    assert '<span class="badge">not published</span> Weekend hours' in text

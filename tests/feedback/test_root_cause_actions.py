@@ -188,3 +188,40 @@ def test_the_pareto_links_cost_the_same_queries_for_one_root_cause_or_many(
         text = html.unescape(client.get(url).content.decode())
     assert text.count("Plan an action") == 3 and text.count("Action: <a") == 3
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_the_admin_publishes_an_action_with_a_tick_and_records_who_created_it(
+    client, cx_admin, team_a, touchpoint
+):
+    from django.utils import timezone
+
+    from feedback.models import ImprovementAction
+
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    client.force_login(cx_admin)
+    form = client.get("/admin/feedback/improvementaction/add/").content.decode()
+    assert 'name="publish"' in form and 'name="created_by"' not in form
+    assert 'name="published_at_0"' not in form
+    data = {
+        "title": "Weekend support hours",
+        "summary": "Open on Saturdays.",
+        "owner_team": team_a.pk,
+        "touchpoint": touchpoint.pk,
+        "status": "planned",
+    }
+    assert client.post("/admin/feedback/improvementaction/add/", data).status_code == 302
+    action = ImprovementAction.objects.get()
+    assert (action.created_by, action.published_at) == (cx_admin, None)
+    before = timezone.now()
+    url = f"/admin/feedback/improvementaction/{action.pk}/change/"
+    assert client.post(url, {**data, "publish": "on"}).status_code == 302
+    action.refresh_from_db()
+    assert action.published_at >= before and action.created_by == cx_admin
+    first = action.published_at
+    client.post(url, {**data, "publish": "on", "summary": "Open on Saturdays, 9 to 5."})
+    action.refresh_from_db()
+    assert action.published_at == first  # kept on a later edit
+    client.post(url, data)
+    action.refresh_from_db()
+    assert action.published_at is None
