@@ -370,7 +370,7 @@ def customer_history(case: FollowUpCase):
     return (
         Response.objects.filter(person_id=person_id)
         .exclude(pk=case.response_id)
-        .select_related("touchpoint")
+        .select_related("touchpoint", "case")
         .order_by("-created_at")[:20]
     )
 

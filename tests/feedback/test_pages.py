@@ -491,3 +491,22 @@ def test_a_lead_of_one_team_finds_it_chosen_as_the_owner_of_a_new_action(
     form = client.get("/cases/actions/new/").context["form"]
     assert form["owner_team"].value() is None
     assert len(form.fields["owner_team"].choices) == 3  # "---------" and the two teams
+
+
+def test_the_customers_other_answers_link_to_their_cases_when_the_viewer_may_open_them(
+    client, record, touchpoint, touchpoint_b, manager_a, django_capture_on_commit_callbacks
+):
+    from feedback import services
+
+    email = "claire@example.net"
+    first = FollowUpCase.objects.get(response=record(touchpoint, 2, email=email, comment="Slow"))
+    services.contact_attempt_log(case=first, by=manager_a, outcome="no_answer")
+    services.case_close(case=first, by=manager_a, outcome="unreachable")
+    elsewhere = FollowUpCase.objects.get(response=record(touchpoint_b, 1, email=email))
+    latest = FollowUpCase.objects.get(response=record(touchpoint, 3, email=email, comment="Again"))
+    client.force_login(manager_a)
+    html = client.get(f"/cases/{latest.pk}/").content.decode()
+    assert "This customer&#x27;s other answers" in html or "This customer's other answers" in html
+    assert f'<a href="/cases/{first.pk}/">case #{first.pk}</a> (closed: unreachable)' in html
+    assert f"case #{elsewhere.pk} (open)" in html  # another team's: named, not linked
+    assert f'href="/cases/{elsewhere.pk}/"' not in html
