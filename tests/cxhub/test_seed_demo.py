@@ -1,5 +1,6 @@
 """`manage.py seed_demo`: the demo a newcomer clicks through, and its printed logins."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -7,6 +8,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Sum
+from django.utils import timezone
 
 from cxhub import roles
 from cxhub.models import Membership, Team
@@ -105,6 +107,18 @@ def test_rollups_count_every_seeded_response():
     assert Response.objects.count() == SIZE
     assert sum(totals.values()) == SIZE
     assert totals["detractors"] == Response.objects.filter(category="detractor").count()
+
+
+@pytest.mark.django_db
+def test_every_open_case_past_its_deadline_is_escalated_as_beat_would_have():
+    """`make run` has no beat: the queue's overdue and escalated counters must agree."""
+    from feedback.models import FollowUpCase
+
+    seed()
+    overdue = FollowUpCase.objects.overdue(timezone.now() - dt.timedelta(minutes=5))
+    assert overdue.exists()
+    assert not overdue.filter(escalated_at__isnull=True).exists()
+    assert not overdue.filter(escalation_notified_at__isnull=True).exists()
 
 
 @pytest.mark.django_db
