@@ -1,7 +1,7 @@
 """Request checks that hold for every view."""
 
 from django.conf import settings
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -52,3 +52,24 @@ class CustomerLocaleMiddleware(LocaleMiddleware):
         if is_customer_path(request.path_info):
             return super().process_response(request, response)
         return response
+
+
+class PageNotFoundMiddleware:
+    """With DEBUG on (`make run`), a page a view refuses (another team's case, an
+    unknown survey link) is the product's own 404 page (cxhub.views.page_not_found),
+    not Django's technical page listing every URL pattern: someone trying the demo sees
+    what a user would. URLs that match no pattern keep the technical page, and with
+    DEBUG off Django's handler404 shows the same page anyway."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not settings.DEBUG or not isinstance(exception, Http404):
+            return None
+        from cxhub.views import page_not_found
+
+        return page_not_found(request, exception)

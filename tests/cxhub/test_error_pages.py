@@ -76,3 +76,17 @@ def test_the_server_error_page_offers_to_try_again_in_both_languages(rf):
     with translation.override("fr"):
         html = server_error(rf.get("/s/support-call/")).content.decode()
     assert "Réessayer" in html
+
+
+def test_with_debug_on_a_refused_page_is_the_products_404_not_djangos_technical_one(
+    client, customer_client, employee, settings
+):
+    """`make run` runs with DEBUG on: another team's case, an unknown survey link."""
+    settings.DEBUG = True
+    client.force_login(employee)
+    for visitor, path in ((client, "/cases/999999/"), (customer_client, "/s/nope/")):
+        page = visitor.get(path)
+        html = page.content.decode()
+        assert page.status_code == 404, path
+        assert "URL patterns" not in html and "DEBUG = True" not in html, path
+        assert f"<code>{path}</code>" in html, path
