@@ -101,16 +101,21 @@ def _after_queue_action(request, fallback):
 @require_POST
 def case_claim(request, pk):
     case = selectors.case_get_for_user(request.user, pk)
+    from_case_page = request.POST.get("from") == "case"  # else the queue's row
     try:
         services.case_claim(case_id=case.pk, user=request.user)
         messages.success(request, f"Case #{case.pk} is yours.")
     except services.CaseError as error:
         messages.error(request, str(error))
+        if from_case_page:
+            return redirect("feedback:case-detail", pk=case.pk)
         if not request.htmx:
             return redirect("feedback:queue")
         response = _after_queue_action(request, "feedback:queue")
         response.status_code = 409
         return response
+    if from_case_page:
+        return redirect("feedback:case-detail", pk=case.pk)
     return _after_queue_action(request, "feedback:queue")
 
 
@@ -156,6 +161,7 @@ def _likely_channel(person) -> str:
 def _case_page(request, case, status=200, **forms):
     root_causes = selectors.root_causes_for(case.response.touchpoint)
     timeline = selectors.case_timeline(case)
+    attempts = list(case.attempts.select_related("by"))
     context = {
         "case": case,
         "response": case.response,
@@ -163,12 +169,14 @@ def _case_page(request, case, status=200, **forms):
         "history": selectors.customer_history(case),
         "timeline": timeline,
         "reopened": any(e.kind == CaseEvent.Kind.REOPENED for e in timeline),
-        "attempts": case.attempts.select_related("by"),
+        "attempts": attempts,
         "attempt_form": forms.get("attempt_form")
         or ContactAttemptForm(initial={"channel": _likely_channel(case.response.person)}),
         "close_form": forms.get("close_form") or CloseForm(root_causes=root_causes),
         "note_form": forms.get("note_form") or NoteForm(),
         "can_reassign": selectors.can_reassign(request.user, case),
+        "can_claim": selectors.can_work_cases(request.user),
+        "wrong_number": any(a.outcome == ContactAttempt.Outcome.WRONG_NUMBER for a in attempts),
         "error": forms.get("error"),
         # Which form the error is about: it is said there too (the form the browser
         # scrolls back to, its action's #fragment), not only at the top of a long page.

@@ -1,5 +1,6 @@
 from django import template
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from surveys import nps as nps_math
 
@@ -10,6 +11,17 @@ register = template.Library()
 def nps(value):
     """An NPS for display: '—' when there is none (no responses), never 0."""
     return "—" if value is None else value
+
+
+@register.filter
+def email_wrap(address):
+    """An email address that a narrow screen breaks after its "@" or before a dot of
+    its domain, not in the middle of a word."""
+    local, at, domain = str(address or "").partition("@")
+    if not at:
+        return address
+    wrapped_domain = mark_safe("<wbr>.".join(escape(part) for part in domain.split(".")))  # noqa: S308 - each part escaped
+    return format_html("{}@<wbr>{}", local, wrapped_domain)
 
 
 @register.filter

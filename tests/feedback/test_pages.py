@@ -510,3 +510,35 @@ def test_the_customers_other_answers_link_to_their_cases_when_the_viewer_may_ope
     assert f'<a href="/cases/{first.pk}/">case #{first.pk}</a> (closed: unreachable)' in html
     assert f"case #{elsewhere.pk} (open)" in html  # another team's: named, not linked
     assert f'href="/cases/{elsewhere.pk}/"' not in html
+
+
+def test_an_unassigned_case_is_claimed_from_its_own_page(client, case, manager_a, manager_b):
+    client.force_login(manager_a)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Claim this case" in page
+    claimed = client.post(f"/cases/{case.pk}/claim/", {"from": "case"})
+    assert claimed.status_code == 302 and claimed["Location"] == f"/cases/{case.pk}/"
+    case.refresh_from_db()
+    assert case.assignee == manager_a
+    after = client.get(claimed["Location"]).content.decode()
+    assert f"Case #{case.pk} is yours." in after and "Claim this case" not in after
+
+
+def test_the_case_page_warns_after_a_wrong_number_and_wraps_the_email_at_the_at(
+    client, case, manager_a
+):
+    from feedback import services
+
+    client.force_login(manager_a)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "claire@<wbr>example<wbr>.net" in page and "wrong number" not in page
+    services.contact_attempt_log(case=case, by=manager_a, outcome="wrong_number")
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "A call reached a wrong number: check it, or write to the customer." in page
+
+
+def test_the_email_wrap_filter_escapes_every_part():
+    from cxhub.templatetags.cx import email_wrap
+
+    assert email_wrap("a<b>&c@ex<a.mple.org") == "a&lt;b&gt;&amp;c@<wbr>ex&lt;a<wbr>.mple<wbr>.org"
+    assert email_wrap("no-at-sign") == "no-at-sign"
