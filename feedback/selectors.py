@@ -187,11 +187,7 @@ def queue_counters(user, *, team_id: int | None = None, now=None) -> QueueCounte
     now = now or timezone.now()
     visible = cases_visible_to(user)
     open_cases = (visible if team_id is None else visible.filter(team_id=team_id)).open()
-    end_of_today = dt.datetime.combine(
-        timezone.localdate() + dt.timedelta(days=1),
-        dt.time.min,
-        tzinfo=timezone.get_current_timezone(),
-    )
+    end_of_today = _end_of_today()
     counts = open_cases.aggregate(
         open=Count("due_at"),
         overdue=Count("due_at", filter=Q(due_at__lt=now)),
@@ -202,6 +198,14 @@ def queue_counters(user, *, team_id: int | None = None, now=None) -> QueueCounte
     return QueueCounters(**counts)
 
 
+def _end_of_today() -> dt.datetime:
+    return dt.datetime.combine(
+        timezone.localdate() + dt.timedelta(days=1),
+        dt.time.min,
+        tzinfo=timezone.get_current_timezone(),
+    )
+
+
 # The queue's lists in full, page by page (?show=…): what the queue shows the first
 # `limit` of, and the counters' subsets. Each: (heading, what it holds when empty).
 QUEUE_LISTS = {
@@ -210,6 +214,7 @@ QUEUE_LISTS = {
     "unassigned": ("Unassigned", "No unassigned cases. Every detractor has an owner."),
     "others": ("Assigned to others", "No cases assigned to others."),
     "overdue": ("Overdue", "No overdue cases."),
+    "due_today": ("Due today", "No case falls due for the rest of today."),
     "escalated": ("Escalated", "No escalated cases."),
 }
 
@@ -230,6 +235,9 @@ def queue_list(user, show: str, *, team_id: int | None = None):
         qs = teams.filter(assignee__isnull=False).exclude(assignee=user).order_by("due_at", "pk")
     elif show == "overdue":
         qs = teams.filter(due_at__lt=timezone.now()).order_by("due_at", "pk")
+    elif show == "due_today":
+        qs = teams.filter(due_at__gte=timezone.now(), due_at__lt=_end_of_today())
+        qs = qs.order_by("due_at", "pk")
     elif show == "escalated":
         qs = teams.filter(escalated_at__isnull=False).order_by("due_at", "pk")
     elif show == "open":

@@ -163,6 +163,25 @@ def test_a_lead_reads_every_overdue_and_escalated_case_page_by_page(
     assert "No escalated cases." in empty and "My cases" not in empty
 
 
+def test_the_due_today_counter_opens_the_cases_due_before_midnight(
+    client, record, touchpoint, lead_a, time_machine
+):
+    from django.utils import timezone
+
+    time_machine.move_to("2026-11-10 09:00 +01:00", tick=False)
+    today, tomorrow, late = (record(touchpoint, 2, comment=c).case for c in ("a", "b", "c"))
+    now = timezone.now()
+    FollowUpCase.objects.filter(pk=today.pk).update(due_at=now + timezone.timedelta(hours=5))
+    FollowUpCase.objects.filter(pk=tomorrow.pk).update(due_at=now + timezone.timedelta(hours=20))
+    FollowUpCase.objects.filter(pk=late.pk).update(due_at=now - timezone.timedelta(hours=1))
+    client.force_login(lead_a)
+    queue = client.get("/cases/")
+    assert queue.context["counters"].due_today == 1
+    assert 'href="?show=due_today#list"' in queue.content.decode()
+    listing = client.get("/cases/?show=due_today").context["listing"]
+    assert [r.pk for r in listing.object_list] == [today.pk]
+
+
 def test_queue_lists_my_cases_overdue_first_and_counts(
     client, record, touchpoint, manager_a, time_machine
 ):
