@@ -90,3 +90,8 @@ def test_with_debug_on_a_refused_page_is_the_products_404_not_djangos_technical_
         assert page.status_code == 404, path
         assert "URL patterns" not in html and "DEBUG = True" not in html, path
         assert f"<code>{path}</code>" in html, path
+
+
+def test_the_admins_favicon_request_is_answered_without_an_error(client):
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 204 and answer.content == b""
