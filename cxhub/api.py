@@ -216,7 +216,7 @@ CURSOR_LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 class KeysetPagination(pagination.CursorPagination):
     """DRF's cursor pagination, with a cursor that names the row itself: its ordering
-    field and its id (keyset pagination), for lists ordered by (field, id).
+    field (a datetime) and its id (keyset pagination), for lists ordered by (field, id).
 
     DRF's own cursor keeps only the first ordering field and skips rows sharing it by
     an offset, capped at 1,000: past a thousand rows with one created_at (an import,

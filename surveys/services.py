@@ -892,7 +892,7 @@ def responses_delete(*, responses) -> int:
             (touchpoint_id, local_day(created_at))
             for touchpoint_id, created_at in responses.values_list("touchpoint_id", "created_at")
         }
-        deleted = responses.filter().delete()[1].get(Response._meta.label, 0)
+        deleted = responses.delete()[1].get(Response._meta.label, 0)
         for touchpoint_id, day in touched:
             rollup_schedule_on_commit(touchpoint_id=touchpoint_id, day=day)
     return deleted
