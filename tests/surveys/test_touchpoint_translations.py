@@ -196,15 +196,9 @@ def test_malformed_stored_translations_never_break_a_survey_page(customer_client
     assert '<div class="brand-line">Support call</div>' in page.content.decode()
 
 
-def test_cx_admin_edits_the_french_texts_in_the_touchpoint_admin(client, cx_admin, touchpoint):
-    cx_admin.is_superuser = True
-    cx_admin.save()
-    client.force_login(cx_admin)
-    url = f"/admin/surveys/touchpoint/{touchpoint.pk}/change/"
-    form = client.get(url).content.decode()
-    assert "Customer-facing name (French)" in form
-    assert "Customer-facing question (French)" in form
-    data = {
+def admin_form(touchpoint, **changes) -> dict:
+    """The touchpoint admin's change form as it comes, with `changes`."""
+    return {
         "name": "Support call",
         "slug": "support-call",
         "owner_team": touchpoint.owner_team_id,
@@ -216,11 +210,23 @@ def test_cx_admin_edits_the_french_texts_in_the_touchpoint_admin(client, cx_admi
         "active": "on",
         "created_at_0": touchpoint.created_at.date().isoformat(),
         "created_at_1": "00:00:00",
-        "name_fr": "  Appel au service client ",
+        "name_fr": "",
         "question_fr": "",
         "targets-TOTAL_FORMS": "0",  # the target history inline (read only)
         "targets-INITIAL_FORMS": "0",
+        **changes,
     }
+
+
+def test_cx_admin_edits_the_french_texts_in_the_touchpoint_admin(client, cx_admin, touchpoint):
+    cx_admin.is_superuser = True
+    cx_admin.save()
+    client.force_login(cx_admin)
+    url = f"/admin/surveys/touchpoint/{touchpoint.pk}/change/"
+    form = client.get(url).content.decode()
+    assert "Customer-facing name (French)" in form
+    assert "Customer-facing question (French)" in form
+    data = admin_form(touchpoint, name_fr="  Appel au service client ")
     saved = client.post(url, data)
     assert saved.status_code == 302, saved.content.decode()[:3000]
     touchpoint.refresh_from_db()
@@ -256,24 +262,7 @@ def test_the_touchpoint_admin_refuses_a_zero_deadline_and_a_target_out_of_range_
     cx_admin.is_superuser = True
     cx_admin.save()
     client.force_login(cx_admin)
-    data = {
-        "name": "Support call",
-        "slug": "support-call",
-        "owner_team": touchpoint.owner_team_id,
-        "question": "",
-        "nps_target": "30",
-        "followup_deadline_hours": "48",
-        "resurvey_after_days": "",
-        "quiet_period_days": "",
-        "active": "on",
-        "created_at_0": touchpoint.created_at.date().isoformat(),
-        "created_at_1": "00:00:00",
-        "name_fr": "",
-        "question_fr": "",
-        "targets-TOTAL_FORMS": "0",
-        "targets-INITIAL_FORMS": "0",
-        field: value,
-    }
+    data = admin_form(touchpoint, **{field: value})
     page = client.post(f"/admin/surveys/touchpoint/{touchpoint.pk}/change/", data)
     assert page.status_code == 200
     html = page.content.decode()
