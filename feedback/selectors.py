@@ -187,7 +187,7 @@ def queue_counters(user, *, team_id: int | None = None, now=None) -> QueueCounte
     now = now or timezone.now()
     visible = cases_visible_to(user)
     open_cases = (visible if team_id is None else visible.filter(team_id=team_id)).open()
-    end_of_today = _end_of_today()
+    end_of_today = Period.last_days(1).bounds()[1]
     counts = open_cases.aggregate(
         open=Count("due_at"),
         overdue=Count("due_at", filter=Q(due_at__lt=now)),
@@ -196,14 +196,6 @@ def queue_counters(user, *, team_id: int | None = None, now=None) -> QueueCounte
         escalated=Count("due_at", filter=Q(escalated_at__isnull=False)),
     )
     return QueueCounters(**counts)
-
-
-def _end_of_today() -> dt.datetime:
-    return dt.datetime.combine(
-        timezone.localdate() + dt.timedelta(days=1),
-        dt.time.min,
-        tzinfo=timezone.get_current_timezone(),
-    )
 
 
 # The queue's lists in full, page by page (?show=…): what the queue shows the first
@@ -236,7 +228,7 @@ def queue_list(user, show: str, *, team_id: int | None = None):
     elif show == "overdue":
         qs = teams.filter(due_at__lt=timezone.now()).order_by("due_at", "pk")
     elif show == "due_today":
-        qs = teams.filter(due_at__gte=timezone.now(), due_at__lt=_end_of_today())
+        qs = teams.filter(due_at__gte=timezone.now(), due_at__lt=Period.last_days(1).bounds()[1])
         qs = qs.order_by("due_at", "pk")
     elif show == "escalated":
         qs = teams.filter(escalated_at__isnull=False).order_by("due_at", "pk")
